@@ -1,0 +1,33 @@
+"""mediaflow_healthcheck: can this deployment reach S3, DynamoDB, SQS and ffmpeg?"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG
+
+from mediaflow.contracts.mediaflow_healthcheck import PARAMS
+from mediaflow.dag_defaults import DEFAULT_ARGS
+from mediaflow.operators.healthcheck import MediaflowHealthcheckOperator
+
+with DAG(
+    dag_id="mediaflow_healthcheck",
+    schedule=None,
+    catchup=False,
+    render_template_as_native_obj=True,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    tags=["mediaflow", "ops"],
+    doc_md="""
+### mediaflow_healthcheck
+Run this first after pointing `aws_default` at a new account or endpoint. It checks every bucket
+in `buckets` (HeadBucket), the video index table (DescribeTable), the event queues
+(GetQueueUrl), and that `ffmpeg`/`ffprobe` run on the worker. It fails with one line per
+problem, each naming the resource and the fix.
+""",
+) as dag:
+    MediaflowHealthcheckOperator(
+        task_id="check",
+        buckets="{{ params.buckets }}",
+        table_name="{{ params.table_name }}",
+        queue_names="{{ params.queue_names }}",
+        check_ffmpeg="{{ params.check_ffmpeg }}",
+    )

@@ -1,0 +1,1 @@
+"""Pure logic with no Airflow import: planning, part sizing, engines, key templating."""

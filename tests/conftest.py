@@ -1,0 +1,108 @@
+"""Shared fixtures: a private Airflow home, the local AWS stack over HTTP, and a DAG runner.
+
+Airflow reads its configuration at import time, so the environment is set here, before any
+test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mediaflow-test-home-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
+        "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|mediaflow)\..*",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+for _path in (str(ROOT / "plugins"), str(ROOT)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from tests.helpers import require  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated SQLite metadata database in the session's private AIRFLOW_HOME."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    """moto server (S3, DynamoDB, SQS, SNS) and the local stand-ins over HTTP on free ports.
+
+    `aws_default` (and `frameio_default` when the stand-in exists) point at them through
+    AIRFLOW_CONN_* variables, exactly as `make stack-up` writes them.
+    """
+    from include.local_stack import bootstrap
+    from include.local_stack.stack import start
+
+    stack = start(tmp_path_factory.mktemp("local-stack-logs"))
+    saved = {k: os.environ.get(k) for k in stack.env()}
+    try:
+        os.environ.update(stack.env())
+        stack.resources = bootstrap.bootstrap(stack)
+        yield stack
+    finally:
+        stack.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_bin() -> str:
+    require(shutil.which("ffmpeg") and shutil.which("ffprobe"), "ffmpeg/ffprobe: run `make ffmpeg`")
+    return shutil.which("ffmpeg")
+
+
+@pytest.fixture
+def s3(local_stack):
+    return local_stack.boto3_client("s3")
+
+
+@pytest.fixture
+def make_bucket(s3, request):
+    """Create a bucket unique to the test; returns its name."""
+    counter = {"n": 0}
+
+    def _make(prefix: str = "t", versioned: bool = False) -> str:
+        counter["n"] += 1
+        safe = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+        name = f"{prefix}-{safe}-{counter['n']}"[:63].strip("-")
+        s3.create_bucket(Bucket=name)
+        if versioned:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
+
+    return _make

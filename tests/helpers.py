@@ -1,0 +1,172 @@
+"""Test helpers shared across suites: service requirements, DAG runs, real media."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: Any, what: str) -> None:
+    """Skip when a service or binary is missing; in CI (CI=true) fail instead, saying what to start."""
+    if condition:
+        return
+    message = f"missing requirement: {what}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: required services must be present)", pytrace=False)
+    pytest.skip(message)
+
+
+# -- DAG runs -----------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    dag_id: str
+    run_id: str
+    state: str
+    task_states: dict[str, list[str]] = field(default_factory=dict)
+    xcoms: dict[str, list[Any]] = field(default_factory=dict)
+
+    def only_xcom(self, task_id: str) -> Any:
+        values = self.xcoms.get(task_id, [])
+        assert len(values) == 1, f"{task_id}: expected one return value, got {values!r}"
+        return values[0]
+
+
+def load_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    assert dag_id in bag.dags, f"{dag_id} not found; DAGs: {sorted(bag.dags)}"
+    return bag.dags[dag_id]
+
+
+def run_dag(
+    dag_id: str, conf: dict[str, Any] | None = None, *, keep_retries: bool = False, **test_kwargs: Any
+) -> RunResult:
+    """Run a DAG with `dag.test(run_conf=...)` (mapped and deferred tasks included) and collect
+    the final state of the run, every task instance, and their return values.
+
+    Retries are switched off unless `keep_retries`, so a failure shows at once instead of after
+    the production retry delays."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dag = load_dag(dag_id)
+    if not keep_retries:
+        for task in dag.tasks:
+            task.retries = 0
+    dr = dag.test(run_conf=conf or {}, **test_kwargs)
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag_id, run_id=dr.run_id).one()
+        tis = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dr.run_id).all()
+        result = RunResult(dag_id=dag_id, run_id=dr.run_id, state=str(run.state))
+        for ti in sorted(tis, key=lambda t: (t.task_id, t.map_index)):
+            result.task_states.setdefault(ti.task_id, []).append(str(ti.state))
+        rows = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_id, run_id=dr.run_id, key="return_value")
+            .order_by(XComModel.task_id, XComModel.map_index)
+            .all()
+        )
+        for row in rows:
+            value = row.value
+            if isinstance(value, str | bytes):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            result.xcoms.setdefault(row.task_id, []).append(value)
+    return result
+
+
+# -- media --------------------------------------------------------------------------------------
+def make_video(
+    path: Path,
+    seconds: float = 3.0,
+    *,
+    width: int = 320,
+    height: int = 240,
+    fps: int = 25,
+    audio: bool = True,
+    rotate: int | None = None,
+    gop: int | None = None,
+) -> Path:
+    """A real short video from ffmpeg's `testsrc2` (and a `sine` tone when `audio`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    cmd += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if gop:
+        cmd += ["-g", str(gop)]
+    if audio:
+        cmd += ["-c:a", "aac", "-b:a", "64k"]
+    if rotate is not None and path.suffix in (".mp4", ".mov"):
+        cmd += ["-metadata:s:v:0", f"rotate={rotate}"]
+    cmd.append(str(path))
+    subprocess.run(cmd, check=True)
+    if rotate is not None and path.suffix in (".mp4", ".mov"):
+        # ffmpeg 5+ ignores the rotate tag on output; set a display matrix with a stream copy
+        rotated = path.with_suffix(".rot" + path.suffix)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-display_rotation",
+                str(rotate),
+                "-i",
+                str(path),
+                "-c",
+                "copy",
+                str(rotated),
+            ],
+            check=True,
+        )
+        rotated.replace(path)
+    return path
+
+
+def make_audio_only(path: Path, seconds: float = 2.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            str(seconds),
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+    )
+    return path
+
+
+def ffprobe(path_or_url: str | Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path_or_url)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)
