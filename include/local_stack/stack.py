@@ -100,6 +100,9 @@ class Stack:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             "MEDIAFLOW_AWS_ENDPOINT": self.aws_endpoint,
+            # queues the event-driven DAGs watch (AssetWatcher); created by bootstrap.py
+            "MEDIAFLOW_SEGMENT_QUEUE_URL": f"{self.aws_endpoint}/{ACCOUNT_ID}/mediaflow-segment-uploads",
+            "MEDIAFLOW_TRANSCODE_QUEUE_URL": f"{self.aws_endpoint}/{ACCOUNT_ID}/mediaflow-transcode-uploads",
         }
         if self.mediaconvert_endpoint:
             env["AWS_ENDPOINT_URL_MEDIACONVERT"] = self.mediaconvert_endpoint
