@@ -1,0 +1,336 @@
+"""Run real Airflow 3 processes against the local stack: `make up`, `make down`, `make demo`.
+
+The same `AirflowProcesses` class backs the integration tests (LocalExecutor on SQLite) and the
+distributed test (CeleryExecutor on PostgreSQL and Redis), so what the demo shows is what the
+tests prove. Every process is started in its own session and stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from include.local_stack import stack as stack_mod
+from include.local_stack.stack import ROOT, Stack, free_port, stop_pid, wait_http
+
+DEFAULT_HOME = ROOT / ".airflow"
+POOLS = {
+    # name: (slots, description) -- documented in the README ("Pools and concurrency")
+    "s3_copy": (16, "Concurrent S3 copy tasks across all DAG runs"),
+    "ffmpeg": (2, "CPU-heavy ffmpeg work (segmenting, probing); size it to worker cores"),
+}
+ADMIN_USER = "admin"
+
+
+@dataclass
+class AirflowProcesses:
+    """api-server, scheduler, dag-processor and triggerer (plus optional Celery workers)."""
+
+    home: Path
+    port: int = 0
+    executor: str = "LocalExecutor"
+    sql_alchemy_conn: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _token: str | None = None
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home)
+        self.port = self.port or free_port()
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _secret(self, name: str) -> str:
+        """Per-home random secrets, generated once, kept in the (git-ignored) AIRFLOW_HOME."""
+        path = self.home / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def password(self) -> str:
+        passwords = self.home / "simple_auth_manager_passwords.json"
+        if not passwords.exists():
+            passwords.parent.mkdir(parents=True, exist_ok=True)
+            passwords.write_text(json.dumps({ADMIN_USER: self._secret("admin_password")}))
+            passwords.chmod(0o600)
+        return json.loads(passwords.read_text())[ADMIN_USER]
+
+    def env(self) -> dict[str, str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        _ = self.password  # materialise the passwords file
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "simple_auth_manager_passwords.json"),
+            "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|mediaflow)\..*",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__API__SECRET_KEY": self._secret("api_secret_key"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt_secret"),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        }
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_alchemy_conn or f"sqlite:///{self.home}/airflow.db"
+        env.update(self.extra_env)
+        return env
+
+    def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env(),
+            check=check,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, components: Iterable[str] = ("api-server", "scheduler", "dag-processor", "triggerer")) -> None:
+        result = self.airflow("db", "migrate", check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        for name, (slots, description) in POOLS.items():
+            self.airflow("pools", "set", name, str(slots), description)
+        for component in components:
+            self.start_component(component)
+        wait_http(f"{self.base_url}/api/v2/monitor/health", timeout=120, proc=self.procs.get("api-server"))
+
+    def start_component(self, component: str, *extra: str, name: str | None = None) -> subprocess.Popen:
+        name = name or component
+        log = self.home / "process-logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "airflow", *component.split(), *extra]
+        with open(log, "ab") as fh:
+            proc = subprocess.Popen(
+                args,
+                env=self.env(),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=ROOT,
+            )
+        self.procs[name] = proc
+        self._write_pids()
+        return proc
+
+    def _write_pids(self) -> None:
+        (self.home / "pids.json").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            stop_pid(proc.pid, timeout=15)
+        self.procs.clear()
+        (self.home / "pids.json").unlink(missing_ok=True)
+
+    def logs(self, name: str, tail: int = 4000) -> str:
+        path = self.home / "process-logs" / f"{name}.log"
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
+
+    # -- REST API v2 -----------------------------------------------------------------------
+    def token(self) -> str:
+        if self._token is None:
+            resp = requests.post(
+                f"{self.base_url}/auth/token",
+                json={"username": ADMIN_USER, "password": self.password},
+                timeout=30,
+            )
+            resp.raise_for_status()
+            self._token = resp.json()["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+        """Wait until the dag-processor has parsed `dag_id` (and report import errors if any)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = self.api("GET", f"/api/v2/dags/{dag_id}")
+            if resp.status_code == 200:
+                return
+            time.sleep(1)
+        errors = self.api("GET", "/api/v2/importErrors").json()
+        raise TimeoutError(f"DAG {dag_id} not parsed within {timeout:.0f}s; import errors: {errors}")
+
+    def unpause(self, dag_id: str) -> None:
+        self.wait_for_dag(dag_id)
+        resp = self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+        resp.raise_for_status()
+
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
+        self.unpause(dag_id)
+        body: dict[str, Any] = {"conf": conf or {}, "logical_date": None}
+        if run_id:
+            body["dag_run_id"] = run_id
+        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        if resp.status_code >= 300:
+            raise RuntimeError(f"trigger {dag_id} refused ({resp.status_code}): {resp.text}")
+        return resp.json()["dag_run_id"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        resp.raise_for_status()
+        return resp.json()["state"]
+
+    def wait(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
+        deadline = time.monotonic() + timeout
+        state = "queued"
+        while time.monotonic() < deadline:
+            state = self.run_state(dag_id, run_id)
+            if state in ("success", "failed"):
+                return state
+            time.sleep(2)
+        raise TimeoutError(f"{dag_id} run {run_id} still {state} after {timeout:.0f}s")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        resp.raise_for_status()
+        return resp.json()["task_instances"]
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100})
+        resp.raise_for_status()
+        return resp.json()["dag_runs"]
+
+
+# -- make up / down / demo ----------------------------------------------------------------------
+def _state_path(home: Path) -> Path:
+    return home / "mediaflow-up.json"
+
+
+def up(home: Path = DEFAULT_HOME) -> tuple[Stack, AirflowProcesses]:
+    stack = stack_mod.up()
+    existing = _state_path(home)
+    if existing.exists():
+        state = json.loads(existing.read_text())
+        af = AirflowProcesses(home=home, port=state["port"], extra_env=stack.env())
+        if all(_alive(pid) for pid in state["pids"].values()):
+            return stack, af
+        down(home, stack_too=False)
+    af = AirflowProcesses(home=home, port=int(os.environ.get("MEDIAFLOW_API_PORT", "0")) or 8080, extra_env=stack.env())
+    if not _port_free(af.port):
+        af.port = free_port()
+    af.start()
+    _state_path(home).write_text(json.dumps({"port": af.port, "pids": {n: p.pid for n, p in af.procs.items()}}))
+    return stack, af
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def down(home: Path = DEFAULT_HOME, stack_too: bool = True) -> None:
+    path = _state_path(home)
+    if path.exists():
+        for pid in json.loads(path.read_text())["pids"].values():
+            stop_pid(pid, timeout=15)
+        path.unlink()
+    if stack_too:
+        stack_mod.stop_recorded()
+
+
+def demo_modules() -> list[Any]:
+    import include.demo as demo_pkg
+
+    modules = [importlib.import_module(f"include.demo.{m.name}") for m in pkgutil.iter_modules(demo_pkg.__path__)]
+    return sorted(modules, key=lambda m: getattr(m, "ORDER", 100))
+
+
+def demo(home: Path = DEFAULT_HOME) -> int:
+    stack, af = up(home)
+    print(f"Airflow UI: {af.base_url}  (user {ADMIN_USER}, password in {home}/simple_auth_manager_passwords.json)")
+    results: list[tuple[str, str, list[str]]] = []
+    failures = 0
+    for module in demo_modules():
+        dag_id, conf = module.prepare(stack)
+        print(f"\n==> triggering {dag_id} through POST /api/v2/dags/{dag_id}/dagRuns")
+        try:
+            run_id = af.trigger(dag_id, conf)
+            state = af.wait(dag_id, run_id, timeout=getattr(module, "TIMEOUT", 600))
+        except (RuntimeError, TimeoutError) as exc:
+            state, run_id = "error", ""
+            print(f"    {exc}")
+        lines = module.summarize(stack, conf, state)
+        failures += state != "success"
+        results.append((dag_id, state, lines))
+        print(f"    {dag_id}: {state}")
+    print(
+        "\n" + "=" * 78 + "\nmediaflow demo summary (local stack: moto server, local MediaConvert, Frame.io stand-in)\n"
+    )
+    for dag_id, state, lines in results:
+        print(f"{'OK ' if state == 'success' else 'FAIL'} {dag_id} [{state}]")
+        for line in lines:
+            print(f"     {line}")
+    print(f"\nAirflow is still running at {af.base_url}; `make down` stops it and the local stack.")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run Airflow and the local AWS stack for mediaflow.")
+    parser.add_argument("action", choices=["up", "down", "demo"])
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", DEFAULT_HOME)))
+    args = parser.parse_args(argv)
+    if args.action == "up":
+        _stack, af = up(args.home)
+        print(f"Airflow UI:  {af.base_url}")
+        print(f"login:       {ADMIN_USER} / {af.password}")
+        print("local stack: `source .local_stack.env` to use it from a shell; `make down` stops everything")
+        return 0
+    if args.action == "down":
+        down(args.home)
+        print("stopped Airflow and the local stack")
+        return 0
+    return demo(args.home)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
