@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv ffmpeg lint test test-unit demo up down stack-up stack-down bench clean
+.PHONY: venv tools ffmpeg lint test test-unit demo up down stack-up stack-down bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,13 +17,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-ffmpeg:
-	@scripts/ensure-ffmpeg.sh
+tools:
+	@scripts/ensure-tools.sh
 
 lint: venv
 	$(BIN)/ruff check .
 
-test: venv ffmpeg lint
+test: venv tools lint
 	$(BIN)/python -m pytest
 
 test-unit: venv
@@ -35,18 +35,20 @@ stack-up: venv
 stack-down: venv
 	$(BIN)/python -m include.local_stack.stack down
 
-up: venv ffmpeg
+up: venv tools
 	$(BIN)/python -m include.local_stack.airflow_local up
 
 down: venv
 	$(BIN)/python -m include.local_stack.airflow_local down
 
-demo: venv ffmpeg
+demo: venv tools
 	$(BIN)/python -m include.local_stack.airflow_local demo
 
-bench: venv ffmpeg
+bench: venv tools
 	$(BIN)/python -m pip install -q -r bench/requirements.txt
 	$(BIN)/python -m bench.run
 
 clean: down
 	rm -rf .airflow .local_stack .local_stack.env
+
+ffmpeg: tools

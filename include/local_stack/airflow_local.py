@@ -232,13 +232,19 @@ def _state_path(home: Path) -> Path:
     return home / "mediaflow-up.json"
 
 
+def is_up(home: Path = DEFAULT_HOME) -> bool:
+    path = _state_path(home)
+    return path.exists() and all(_alive(pid) for pid in json.loads(path.read_text())["pids"].values())
+
+
 def up(home: Path = DEFAULT_HOME) -> tuple[Stack, AirflowProcesses]:
+    """Start the local stack and Airflow, or return the ones `make up` already started."""
     stack = stack_mod.up()
     existing = _state_path(home)
     if existing.exists():
         state = json.loads(existing.read_text())
         af = AirflowProcesses(home=home, port=state["port"], extra_env=stack.env())
-        if all(_alive(pid) for pid in state["pids"].values()):
+        if is_up(home):
             return stack, af
         down(home, stack_too=False)
     af = AirflowProcesses(home=home, port=int(os.environ.get("MEDIAFLOW_API_PORT", "0")) or 8080, extra_env=stack.env())
@@ -274,6 +280,7 @@ def down(home: Path = DEFAULT_HOME, stack_too: bool = True) -> None:
         for pid in json.loads(path.read_text())["pids"].values():
             stop_pid(pid, timeout=15)
         path.unlink()
+    (home / "pids.json").unlink(missing_ok=True)
     if stack_too:
         stack_mod.stop_recorded()
 
@@ -286,6 +293,17 @@ def demo_modules() -> list[Any]:
 
 
 def demo(home: Path = DEFAULT_HOME) -> int:
+    """Trigger every demo DAG through the REST API and summarise; stop what we started."""
+    already_up = is_up(home) and stack_mod.load_state() is not None
+    try:
+        return _demo(home)
+    finally:
+        if not already_up:
+            down(home)
+            print("stopped the Airflow processes and the local stack this demo started (`make up` keeps them)")
+
+
+def _demo(home: Path) -> int:
     stack, af = up(home)
     print(f"Airflow UI: {af.base_url}  (user {ADMIN_USER}, password in {home}/simple_auth_manager_passwords.json)")
     results: list[tuple[str, str, list[str]]] = []
@@ -310,7 +328,6 @@ def demo(home: Path = DEFAULT_HOME) -> int:
         print(f"{'OK ' if state == 'success' else 'FAIL'} {dag_id} [{state}]")
         for line in lines:
             print(f"     {line}")
-    print(f"\nAirflow is still running at {af.base_url}; `make down` stops it and the local stack.")
     return 1 if failures else 0
 
 
