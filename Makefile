@@ -45,7 +45,6 @@ demo: venv tools
 	$(BIN)/python -m include.local_stack.airflow_local demo
 
 bench: venv tools
-	$(BIN)/python -m pip install -q -r bench/requirements.txt
 	$(BIN)/python -m bench.run
 
 clean: down

@@ -3,6 +3,7 @@
 # are root, else saying how:
 #   - ffmpeg and ffprobe (required: the video pipelines and their tests)
 #   - a compose CLI when a docker client is present (docker-compose.yaml is validated with it)
+#   - rclone, one of the peers `make bench` and its smoke test compare against
 set -euo pipefail
 
 apt_install() {
@@ -36,5 +37,14 @@ if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1
     apt_install docker-compose || echo "could not install docker-compose; its validation test will say so" >&2
   else
     echo "note: install the docker compose plugin to validate docker-compose.yaml (sudo apt-get install docker-compose)" >&2
+  fi
+fi
+
+if ! command -v rclone >/dev/null 2>&1; then
+  if can_apt; then
+    echo "rclone missing: installing Debian's rclone (a benchmark peer)" >&2
+    apt_install rclone
+  else
+    echo "note: the benchmark compares against rclone: sudo apt-get install rclone" >&2
   fi
 fi
