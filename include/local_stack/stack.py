@@ -82,6 +82,9 @@ class Stack:
             "ims_url": f"{self.frameio_url}/ims/token" if self.frameio_url else "",
             "token": self.frameio_token,
             "client_id": self.frameio_client_id,
+            # the stand-in's demo account, and where Custom Action backups land
+            "account_id": "standin-account",
+            "destination_bucket": "mediaflow-backup",
         }
         return {
             "conn_type": "http",

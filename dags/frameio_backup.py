@@ -1,0 +1,54 @@
+"""frameio_backup: copy a Frame.io file, folder, version stack or project into S3."""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG
+
+from mediaflow.contracts.frameio_backup import PARAMS
+from mediaflow.dag_defaults import DEFAULT_ARGS
+from mediaflow.operators.frameio import FrameioResolveOperator, FrameioTransferOperator
+
+with DAG(
+    dag_id="frameio_backup",
+    schedule=None,
+    catchup=False,
+    render_template_as_native_obj=True,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    tags=["mediaflow", "frameio", "backup"],
+    doc_md="""
+### frameio_backup
+Backs up one Frame.io asset into S3: a file, a folder (recursively, keeping the Frame.io folder
+path in the key), a version stack (head version, or every version with `include_versions`), or
+a project (`asset_type: "project"`). Triggered by the Frame.io Custom Action
+(`POST /frameio/custom-action`, run id derived from the interaction id) or the REST API.
+
+`resolve` walks Frame.io and writes batch plans to `_mediaflow/frameio_backup/<run id>/` in the
+destination bucket; `transfer` is mapped over the batches. Large files are copied with parallel
+ranged GETs into a multipart upload; every file is checked for size and xxh64 and tagged with its
+Frame.io asset id, version and checksum. Re-runs skip what is already backed up.
+Tuning Variables: `frameio_backup_multipart_threshold`, `frameio_backup_part_size`,
+`frameio_backup_max_concurrency`. See docs/dags/frameio_backup.md.
+""",
+) as dag:
+    resolve = FrameioResolveOperator(
+        task_id="resolve",
+        targets=[
+            {
+                "asset_id": "{{ params.asset_id }}",
+                "asset_type": "{{ params.asset_type }}",
+                "api_version": "{{ params.api_version }}",
+                "account_id": "{{ params.account_id }}",
+                "destination_bucket": "{{ params.destination_bucket }}",
+                "destination_prefix": "{{ params.destination_prefix }}",
+                "include_versions": "{{ params.include_versions }}",
+                "skip_existing": "{{ params.skip_existing }}",
+            }
+        ],
+    )
+    FrameioTransferOperator.partial(
+        task_id="transfer",
+        multipart_threshold="{{ var.value.get('frameio_backup_multipart_threshold', 67108864) | int }}",
+        part_size="{{ var.value.get('frameio_backup_part_size', 16777216) | int }}",
+        max_concurrency="{{ var.value.get('frameio_backup_max_concurrency', 8) | int }}",
+    ).expand(batch=resolve.output)

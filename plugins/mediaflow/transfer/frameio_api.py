@@ -1,0 +1,224 @@
+"""Frame.io API shapes without Airflow: asset parsing (v2 and v4), pagination, throttling
+delays, and the S3 key layout of a backup.
+
+Kept apart from the hook so the same rules serve the operators, the webhook and the unit
+tests, and so the two API versions meet in one normalized `Asset`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import posixpath
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+API_VERSIONS = ("v4", "v2")
+ASSET_TYPES = ("file", "folder", "version_stack", "project")
+#: v4 file states whose original can be downloaded
+V4_READY_STATES = frozenset({"uploaded", "transcoded"})
+
+
+@dataclass
+class Asset:
+    """One Frame.io file, folder or version stack, whichever API version described it."""
+
+    id: str
+    type: str
+    name: str
+    parent_id: str | None = None
+    project_id: str | None = None
+    size: int | None = None
+    original: str | None = None
+    xxh64: str | None = None
+    uploaded: bool = True
+    version: int | None = None
+    created_at: str = ""
+    head_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_v2_asset(raw: dict[str, Any]) -> Asset:
+    """`GET /v2/assets/{id}` (or a child) -> Asset. v2 calls folders `folder` and stacks `version_stack`."""
+    checksums = raw.get("checksums") or {}
+    version = _int(raw.get("version"))
+    if version is None and raw.get("index") is not None:
+        version = (_int(raw.get("index")) or 0) + 1
+    kind = raw.get("type") or "file"
+    return Asset(
+        id=str(raw["id"]),
+        type=kind,
+        name=str(raw.get("name") or raw["id"]),
+        parent_id=raw.get("parent_id"),
+        project_id=raw.get("project_id"),
+        size=_int(raw.get("filesize")),
+        original=raw.get("original") or None,
+        xxh64=(checksums.get("xx_hash") or None) if isinstance(checksums, dict) else None,
+        uploaded=kind != "file" or bool(raw.get("upload_completed_at")),
+        version=version,
+        created_at=str(raw.get("inserted_at") or raw.get("created_at") or ""),
+        head_id=raw.get("cover_asset_id") if kind == "version_stack" else None,
+    )
+
+
+def parse_v4_item(raw: dict[str, Any], kind: str | None = None) -> Asset:
+    """A v4 `data` object (file, folder or version stack) -> Asset. v4 gives no checksum."""
+    kind = kind or raw.get("type") or "file"
+    links = raw.get("media_links") or {}
+    original = links.get("original") or {}
+    status = raw.get("status")
+    head = raw.get("head_version") or {}
+    return Asset(
+        id=str(raw["id"]),
+        type=kind,
+        name=str(raw.get("name") or raw["id"]),
+        parent_id=raw.get("parent_id"),
+        project_id=raw.get("project_id"),
+        size=_int(raw.get("file_size")),
+        original=(original.get("download_url") if isinstance(original, dict) else None) or None,
+        xxh64=None,
+        uploaded=kind != "file" or status is None or status in V4_READY_STATES,
+        version=_int(raw.get("version_number") or raw.get("version")),
+        created_at=str(raw.get("created_at") or ""),
+        head_id=head.get("id") if isinstance(head, dict) else None,
+    )
+
+
+# -- pagination ------------------------------------------------------------------------------
+def v2_next_page(headers: dict[str, str] | Any, page: int) -> int | None:
+    """v2 pages by number: the next page, or None after `total-pages` (headers are case-insensitive)."""
+    total_pages = _int(headers.get("total-pages"))
+    current = _int(headers.get("page-number")) or page
+    if total_pages is None or current >= total_pages:
+        return None
+    return current + 1
+
+
+def v4_next_cursor(body: dict[str, Any]) -> str | None:
+    """v4 pages by cursor: `links.next` is a URL (or path) whose `after` query is the cursor.
+
+    Only the cursor is taken from it; callers repeat `include` and `page_size` themselves,
+    because the next link does not carry them."""
+    link = (body.get("links") or {}).get("next")
+    if not link:
+        return None
+    values = parse_qs(urlparse(link).query).get("after")
+    return values[0] if values else None
+
+
+# -- throttling ------------------------------------------------------------------------------
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds (a number or an HTTP date), or None when absent or unreadable."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(str(value)).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def throttle_delay(
+    attempt: int,
+    retry_after: str | None,
+    *,
+    base: float = 1.0,
+    cap: float = 60.0,
+    rng: random.Random | None = None,
+) -> float:
+    """Delay before retry `attempt` (0-based) after a 429: the server's Retry-After when it sent
+    one, else exponential from `base` (1 s, 2 s, 4 s...) plus up to 10 % jitter so that mapped
+    tasks throttled together do not come back together."""
+    told = retry_after_seconds(retry_after)
+    if told is not None:
+        return min(told, cap)
+    delay = min(cap, base * (2**attempt))
+    return delay + (rng or random).uniform(0, delay * 0.1)
+
+
+# -- S3 key layout -----------------------------------------------------------------------------
+@dataclass
+class FileEntry:
+    """One file to back up: where it comes from and the key it lands at."""
+
+    asset_id: str
+    name: str
+    path: str
+    size: int | None
+    xxh64: str | None
+    version: int | None
+    created_at: str = ""
+    key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def safe_segment(name: str) -> str:
+    """A Frame.io name as one S3 key segment: no slashes, no empty or dot-only segments."""
+    cleaned = name.replace("/", "_").replace("\\", "_").strip()
+    if cleaned in ("", ".", ".."):
+        cleaned = cleaned.replace(".", "_") or "_"
+    return cleaned
+
+
+def join_key(*parts: str) -> str:
+    return posixpath.join(*[p.strip("/") for p in parts if p and p.strip("/")])
+
+
+def disambiguate(name: str, asset_id: str) -> str:
+    """`clip.mov` -> `clip~<asset id>.mov`: readable, stable, and unique per asset."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return f"{name}~{asset_id}"
+    return f"{stem}~{asset_id}.{ext}"
+
+
+def assign_keys(entries: Iterable[FileEntry], destination_prefix: str) -> list[FileEntry]:
+    """Set `key = {prefix}/{path}/{name}` on each entry. When several assets would land on one
+    key, the oldest (then lowest id) keeps the plain name and the others get their asset id
+    appended, so the result does not depend on listing order and a later upload never renames
+    what an earlier backup wrote."""
+    entries = list(entries)
+    by_key: dict[str, list[FileEntry]] = {}
+    for entry in entries:
+        plain = join_key(destination_prefix, entry.path, safe_segment(entry.name))
+        by_key.setdefault(plain, []).append(entry)
+    for plain, group in by_key.items():
+        group.sort(key=lambda e: (e.created_at or "", e.asset_id))
+        group[0].key = plain
+        for entry in group[1:]:
+            entry.key = join_key(destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id))
+    taken = [e.key for e in entries]
+    if len(set(taken)) != len(taken):  # a disambiguated name equal to a real one: fall back to ids for all
+        for entry in entries:
+            entry.key = join_key(destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id))
+    return entries
+
+
+def batch_sizes(counts: list[int], max_batches: int = 1024) -> int:
+    """Files per batch so that batching every target's files separately stays within
+    `max_batches` mapped tasks in total (one file per task whenever that fits)."""
+    total = sum(counts)
+    if total == 0:
+        return 1
+    room = max(1, max_batches - len(counts))
+    return max(1, -(-total // room)) if total > max_batches else 1
+
+
+def chunk(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
