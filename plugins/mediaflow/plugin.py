@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from mediaflow.links.mediaconvert import MediaConvertJobLink
 from mediaflow.webhooks.conf_guard import UnknownConfKeyGuard
 
 
@@ -13,4 +14,4 @@ class MediaflowPlugin(AirflowPlugin):
         {"middleware": UnknownConfKeyGuard, "args": [], "kwargs": {}, "name": "mediaflow conf guard"},
     ]
     fastapi_apps: list[dict] = []
-    operator_extra_links: list = []
+    operator_extra_links: list = [MediaConvertJobLink()]
