@@ -1,0 +1,78 @@
+"""s3_bulk_copy: plan, copy (mapped), complete spread uploads, report."""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG
+
+from mediaflow.contracts.s3_bulk_copy import PARAMS
+from mediaflow.dag_defaults import DEFAULT_ARGS, S3_COPY_POOL
+from mediaflow.operators.s3_copy import (
+    S3CopyCompleteOperator,
+    S3CopyPayloadOperator,
+    S3CopyPlanOperator,
+    S3CopyReportOperator,
+)
+
+P = "{{ params.%s }}"
+COMMON = {
+    name: P % name
+    for name in (
+        "report_bucket",
+        "report_prefix",
+        "destination_bucket",
+        "routes",
+        "multipart_threshold",
+        "skip_existing",
+        "acl",
+        "storage_class",
+        "sse_kms_key_id",
+        "dry_run",
+    )
+}
+
+with DAG(
+    dag_id="s3_bulk_copy",
+    schedule=None,
+    catchup=False,
+    render_template_as_native_obj=True,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    tags=["mediaflow", "s3", "copy"],
+    doc_md="""
+### s3_bulk_copy
+Server-side copy of many S3 objects, from 0 bytes to tens of TB, from a listing, an S3 Batch
+Operations CSV manifest or an S3 Inventory report. `plan` filters, routes and bin-packs the
+objects into payloads (manifests in S3, within the mapping limit); `copy` runs one mapped task
+per payload (CopyObject, or UploadPartCopy above `multipart_threshold`); `complete_uploads`
+finishes uploads whose parts several tasks copied; `report` writes `report.csv` (S3 Batch
+Operations format) and `summary.json` under `report_prefix/<run id>/`, and fails the run if any
+object failed. Re-runs skip what is already there. See docs/dags/s3_bulk_copy.md.
+""",
+) as dag:
+    plan = S3CopyPlanOperator(
+        task_id="plan",
+        source_bucket=P % "source_bucket",
+        source_prefix=P % "source_prefix",
+        manifest_uri=P % "manifest_uri",
+        destination_prefix=P % "destination_prefix",
+        file_types=P % "file_types",
+        min_size=P % "min_size",
+        max_size=P % "max_size",
+        modified_after=P % "modified_after",
+        max_payload_bytes=P % "max_payload_bytes",
+        max_payload_objects=P % "max_payload_objects",
+        **COMMON,
+    )
+    copy = S3CopyPayloadOperator.partial(
+        task_id="copy",
+        pool=S3_COPY_POOL,
+        # Airflow fixes task concurrency when the DAG is parsed: the contract's default applies
+        max_active_tis_per_dagrun=PARAMS["max_parallel_payloads"].value,
+        delete_source=P % "delete_source",
+        **COMMON,
+    ).expand(payload=plan.output)
+    complete = S3CopyCompleteOperator(
+        task_id="complete_uploads", trigger_rule="all_done", delete_source=P % "delete_source", **COMMON
+    )
+    report = S3CopyReportOperator(task_id="report", trigger_rule="all_done", report_scope=P % "report_scope", **COMMON)
+    plan >> copy >> complete >> report

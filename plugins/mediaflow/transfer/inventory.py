@@ -1,0 +1,235 @@
+"""Streamed inventories for the bulk copy: a live listing, an S3 Batch Operations CSV manifest,
+or an S3 Inventory report. Each yields `SourceObject` tuples one at a time, so the planner can
+take millions of rows without the whole list ever being in memory.
+
+Rows without size or ETag (a CSV manifest only names keys) are completed with HEAD requests on a
+small thread pool; a HEAD that finds nothing becomes a `Rejected` row that the report carries.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, NamedTuple
+from urllib.parse import unquote_plus
+
+#: storage classes whose objects must be restored before S3 will copy them
+ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+
+class SourceObject(NamedTuple):
+    """One object to copy. A tuple, not a dict: a million of them must stay small."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+    etag: str
+    last_modified: float  # epoch seconds; 0.0 when the source did not say
+    storage_class: str = "STANDARD"
+    restored: bool | None = None  # None: not an archive class, or not known yet
+
+
+class Rejected(NamedTuple):
+    """An object named by the inventory that will not be copied, and why (for the report)."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    error_code: str
+    http_status: int
+    message: str
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key); anything else is a clear ValueError."""
+    if not uri.startswith("s3://") or len(uri) <= 5:
+        raise ValueError(f"{uri!r} is not an S3 URI; write it as s3://bucket/key")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket:
+        raise ValueError(f"{uri!r} has no bucket; write it as s3://bucket/key")
+    return bucket, key
+
+
+def clean_etag(etag: str | None) -> str:
+    return (etag or "").strip('"')
+
+
+def _epoch(value: Any) -> float:
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, datetime):
+        return value.timestamp()
+    text = str(value).replace("Z", "+00:00")
+    return datetime.fromisoformat(text).timestamp()
+
+
+# -- live listing --------------------------------------------------------------------------------
+def iter_listing(client: Any, bucket: str, prefix: str = "") -> Iterator[SourceObject]:
+    """ListObjectsV2, page by page (1,000 keys a page), latest versions only."""
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", ()):
+            yield SourceObject(
+                bucket,
+                item["Key"],
+                None,
+                int(item["Size"]),
+                clean_etag(item.get("ETag")),
+                _epoch(item.get("LastModified")),
+                item.get("StorageClass") or "STANDARD",
+            )
+
+
+# -- S3 Batch Operations CSV manifest -----------------------------------------------------------
+def _text_lines(body: Any, gzipped: bool = False) -> Iterator[str]:
+    """Decode a streaming S3 body line by line (gzip on the fly) without reading it whole."""
+    raw: Any = body
+    if gzipped:
+        raw = gzip.GzipFile(fileobj=body)
+    yield from io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def iter_csv_manifest_rows(lines: Iterable[str]) -> Iterator[tuple[str, str, str | None]]:
+    """(bucket, key, version_id) from Batch Operations CSV rows; keys are URL-encoded there."""
+    for row in csv.reader(lines):
+        if not row or not row[0].strip():
+            continue
+        if len(row) < 2:
+            raise ValueError(f"manifest row {row!r} has no key column; rows are bucket,key[,version_id]")
+        version = row[2].strip() if len(row) > 2 and row[2].strip() else None
+        yield row[0].strip(), unquote_plus(row[1]), version
+
+
+def head_objects(
+    client: Any, rows: Iterable[tuple[str, str, str | None]], *, workers: int = 16, window: int = 512
+) -> Iterator[SourceObject | Rejected]:
+    """HEAD each (bucket, key, version) on a thread pool, in order, at most `window` in flight."""
+
+    def head(row: tuple[str, str, str | None]) -> SourceObject | Rejected:
+        bucket, key, version = row
+        kwargs = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+        try:
+            meta = client.head_object(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - becomes a report row naming the object
+            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            if str(code) in ("404", "NoSuchKey", "NoSuchVersion"):
+                code = "NoSuchKey"
+                msg = f"s3://{bucket}/{key} does not exist; remove it from the manifest or restore it"
+            else:
+                msg = f"HEAD s3://{bucket}/{key} failed: {exc}"
+            return Rejected(bucket, key, version, str(code), int(status or 0), msg)
+        return object_from_head(bucket, key, version, meta)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="head") as pool:
+        pending: list = []
+        for row in rows:
+            pending.append(pool.submit(head, row))
+            if len(pending) >= window:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+def object_from_head(bucket: str, key: str, version: str | None, meta: dict[str, Any]) -> SourceObject:
+    storage = meta.get("StorageClass") or "STANDARD"
+    restored = None
+    if storage in ARCHIVE_CLASSES:
+        restored = 'ongoing-request="false"' in (meta.get("Restore") or "")
+    return SourceObject(
+        bucket,
+        key,
+        version,
+        int(meta["ContentLength"]),
+        clean_etag(meta.get("ETag")),
+        _epoch(meta.get("LastModified")),
+        storage,
+        restored,
+    )
+
+
+# -- S3 Inventory report ------------------------------------------------------------------------
+def iter_inventory_rows(manifest: dict[str, Any], open_data: Callable[[str, str], Any]) -> Iterator[SourceObject]:
+    """Rows of an S3 Inventory report (CSV). `open_data(bucket, key)` returns a streaming body.
+
+    Delete markers and non-current versions are left out: a copy reproduces the current state.
+    """
+    fmt = str(manifest.get("fileFormat", "CSV")).upper()
+    if fmt != "CSV":
+        raise ValueError(f"S3 Inventory format {fmt} is not supported; configure the inventory as CSV")
+    columns = [c.strip() for c in manifest["fileSchema"].split(",")]
+    col = {name: i for i, name in enumerate(columns)}
+    for needed in ("Bucket", "Key"):
+        if needed not in col:
+            raise ValueError(f"S3 Inventory schema {manifest['fileSchema']!r} has no {needed} column")
+    data_bucket = manifest.get("destinationBucket", "").removeprefix("arn:aws:s3:::")
+
+    def get(row: list[str], name: str, default: str = "") -> str:
+        i = col.get(name)
+        return row[i] if i is not None and i < len(row) else default
+
+    for entry in manifest.get("files", ()):
+        body = open_data(data_bucket, entry["key"])
+        for row in csv.reader(_text_lines(body, gzipped=entry["key"].endswith(".gz"))):
+            if not row:
+                continue
+            if get(row, "IsDeleteMarker").lower() == "true" or get(row, "IsLatest", "true").lower() == "false":
+                continue
+            size = get(row, "Size")
+            if size == "":
+                continue  # a delete marker in an inventory without IsDeleteMarker
+            yield SourceObject(
+                get(row, "Bucket"),
+                unquote_plus(get(row, "Key")),
+                get(row, "VersionId") or None,
+                int(size),
+                clean_etag(get(row, "ETag")),
+                _epoch(get(row, "LastModifiedDate") or None),
+                get(row, "StorageClass") or "STANDARD",
+            )
+
+
+def open_inventory(client: Any, manifest_uri: str) -> Iterator[SourceObject | Rejected]:
+    """Stream any supported inventory named by `manifest_uri` (CSV manifest or manifest.json)."""
+    bucket, key = parse_s3_uri(manifest_uri)
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    if key.endswith(".json"):
+        manifest = json.loads(body.read())
+        if "files" not in manifest or "fileSchema" not in manifest:
+            raise ValueError(f"{manifest_uri} is not an S3 Inventory manifest.json (no files/fileSchema)")
+        manifest.setdefault("destinationBucket", bucket)
+        return iter_inventory_rows(manifest, lambda b, k: client.get_object(Bucket=b, Key=k)["Body"])
+    rows = iter_csv_manifest_rows(_text_lines(body, gzipped=key.endswith(".gz")))
+    return head_objects(client, rows)
+
+
+def resolve_archived(client: Any, objects: Iterable[SourceObject | Rejected]) -> Iterator[SourceObject | Rejected]:
+    """Archived objects (GLACIER/DEEP_ARCHIVE) with unknown restore state get one HEAD each;
+    those not restored become Rejected rows, because S3 refuses to copy them."""
+    for obj in objects:
+        if isinstance(obj, SourceObject) and obj.storage_class in ARCHIVE_CLASSES:
+            if obj.restored is None:
+                kwargs = {
+                    "Bucket": obj.bucket,
+                    "Key": obj.key,
+                    **({"VersionId": obj.version_id} if obj.version_id else {}),
+                }
+                obj = object_from_head(obj.bucket, obj.key, obj.version_id, client.head_object(**kwargs))
+            if not obj.restored:
+                yield Rejected(
+                    obj.bucket,
+                    obj.key,
+                    obj.version_id,
+                    "InvalidObjectState",
+                    403,
+                    f"s3://{obj.bucket}/{obj.key} is in {obj.storage_class} and not restored; "
+                    "restore it (RestoreObject) and run again",
+                )
+                continue
+        yield obj

@@ -1,0 +1,129 @@
+"""Filters and routing for the bulk copy: which objects go, and to which bucket and key.
+
+A destination key is the route's prefix followed by the source key with `source_prefix`
+removed, as `aws s3 cp --recursive` does. Routes are tried in order; the first whose file types
+match wins, `*` matches anything, and an object no route matches is skipped and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+def extension(key: str) -> str:
+    """Lower-case extension of the last path segment without the dot ('' when there is none)."""
+    name = key.rsplit("/", 1)[-1]
+    stem, dot, ext = name.rpartition(".")
+    return ext.lower() if dot and stem else ""
+
+
+def normalize_types(types: Iterable[str] | None) -> frozenset[str]:
+    """['.MP4', 'mov', '*'] -> {'mp4', 'mov', '*'}."""
+    return frozenset(t.strip().lstrip(".").lower() for t in (types or ()) if t and t.strip())
+
+
+def join_key(prefix: str, rest: str) -> str:
+    """Prefix + rest, with exactly one slash between them when the prefix names a folder."""
+    if not prefix:
+        return rest
+    if prefix.endswith("/") or not rest:
+        return prefix + rest
+    return f"{prefix}/{rest}"
+
+
+@dataclass(frozen=True)
+class Route:
+    file_types: frozenset[str]
+    bucket: str
+    prefix: str = ""
+
+    def matches(self, ext: str) -> bool:
+        return "*" in self.file_types or ext in self.file_types
+
+
+@dataclass(frozen=True)
+class ObjectFilter:
+    """Filters from the conf; an object outside them is simply not part of the job."""
+
+    file_types: frozenset[str] = frozenset()
+    min_size: int | None = None
+    max_size: int | None = None
+    modified_after: float | None = None  # epoch seconds
+
+    def accepts(self, key: str, size: int, last_modified: float) -> bool:
+        if self.file_types and "*" not in self.file_types and extension(key) not in self.file_types:
+            return False
+        if self.min_size is not None and size < self.min_size:
+            return False
+        if self.max_size is not None and size > self.max_size:
+            return False
+        return not (self.modified_after is not None and last_modified and last_modified <= self.modified_after)
+
+    @classmethod
+    def from_conf(
+        cls,
+        file_types: Sequence[str] | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        modified_after: str | float | None = None,
+    ) -> ObjectFilter:
+        if min_size is not None and max_size is not None and min_size > max_size:
+            raise ValueError(f"min_size ({min_size}) is larger than max_size ({max_size}); swap or drop one")
+        after = None
+        if modified_after not in (None, ""):
+            if isinstance(modified_after, int | float):
+                after = float(modified_after)
+            else:
+                text = str(modified_after).replace("Z", "+00:00")
+                parsed = datetime.fromisoformat(text)
+                if parsed.tzinfo is None:
+                    raise ValueError(f"modified_after {modified_after!r} has no time zone; add one, e.g. Z")
+                after = parsed.timestamp()
+        return cls(normalize_types(file_types), min_size, max_size, after)
+
+
+class Router:
+    """Maps a source key to (destination bucket, destination key), or None when unrouted."""
+
+    def __init__(self, routes: Sequence[Route], source_prefix: str = "") -> None:
+        if not routes:
+            raise ValueError("no destination: set destination_bucket or at least one route")
+        self.routes = tuple(routes)
+        self.source_prefix = source_prefix
+
+    @classmethod
+    def from_conf(
+        cls,
+        routes: Sequence[dict[str, Any]] | None,
+        destination_bucket: str | None,
+        destination_prefix: str = "",
+        source_prefix: str = "",
+    ) -> Router:
+        if routes:
+            parsed = []
+            for i, r in enumerate(routes):
+                if not r.get("bucket"):
+                    raise ValueError(f"route {i} has no bucket; each route is {{file_types, bucket, prefix}}")
+                types = normalize_types(r.get("file_types") or ["*"])
+                parsed.append(Route(types, r["bucket"], r.get("prefix") or ""))
+            return cls(parsed, source_prefix)
+        if not destination_bucket:
+            raise ValueError("no destination: set destination_bucket or routes")
+        return cls([Route(frozenset({"*"}), destination_bucket, destination_prefix or "")], source_prefix)
+
+    def route(self, key: str) -> tuple[str, str] | None:
+        ext = extension(key)
+        for r in self.routes:
+            if r.matches(ext):
+                rest = key[len(self.source_prefix) :] if key.startswith(self.source_prefix) else key
+                if rest.startswith("/") and self.source_prefix and not self.source_prefix.endswith("/"):
+                    rest = rest[1:]  # source_prefix "a/b" and key "a/b/c" -> "c", as the CLI does
+                return r.bucket, join_key(r.prefix, rest)
+        return None
+
+    @property
+    def buckets(self) -> list[str]:
+        return list(dict.fromkeys(r.bucket for r in self.routes))
