@@ -1,0 +1,187 @@
+"""Our engines, each run in its own process so its wall time and peak RSS are its own.
+
+`python -m bench.ours <engine> ...` reads the endpoint and credentials from the environment
+(`BENCH_S3_ENDPOINT`, the usual `AWS_*` variables) and prints one JSON line of measurements.
+The engines are called exactly as the operators call them; only the Airflow wiring is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+
+def _client(threads: int, service: str = "s3", endpoint: str | None = None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    from mediaflow.transfer.copy_engine import client_config_kwargs
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint or os.environ["BENCH_S3_ENDPOINT"],
+        config=Config(**client_config_kwargs(threads)),
+    )
+
+
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+_STARTED = time.perf_counter()
+
+
+def _emit(started: float, **values: Any) -> None:
+    """One JSON line: the engine's own timings, peak RSS, and the time spent before the engine
+    ran (imports and client set-up), so startup cost is visible next to the work."""
+    setup = round(started - _STARTED, 3)
+    print(json.dumps({**values, "setup_s": setup, "maxrss_mib": round(_maxrss_mib(), 1)}), flush=True)
+
+
+def copy(args: argparse.Namespace) -> None:
+    """List the source prefix, route each key as the planner does, and copy one payload."""
+    from mediaflow.transfer.copy_engine import FAILED, CopyOptions, copy_payload
+    from mediaflow.transfer.inventory import iter_listing
+    from mediaflow.transfer.planning import CopyItem
+    from mediaflow.transfer.routing import Router
+
+    s3 = _client(args.threads)
+    started = time.perf_counter()
+    router = Router.from_conf(None, args.dst_bucket, args.dst_prefix, args.src_prefix)
+    items = []
+    for obj in iter_listing(s3, args.src_bucket, args.src_prefix):
+        bucket, key = router.route(obj.key)
+        items.append(CopyItem(obj.bucket, obj.key, None, obj.size, obj.etag, bucket, key))
+    listed = time.perf_counter()
+    options = CopyOptions(multipart_threshold=args.multipart_threshold)
+    results = copy_payload(s3, items, options, threads=args.threads)
+    done = time.perf_counter()
+    failed = [r for r in results if r.status == FAILED]
+    if failed:
+        sys.exit(f"{len(failed)} of {len(results)} failed, first: {failed[0].message}")
+    _emit(started, objects=len(results), list_s=listed - started, engine_s=done - listed)
+
+
+def ceiling(args: argparse.Namespace) -> None:
+    """The server's ceiling: list, then one CopyObject per key on a thread pool, nothing else."""
+    s3 = _client(args.threads)
+    started = time.perf_counter()
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=args.src_bucket, Prefix=args.src_prefix)
+        for o in page.get("Contents", ())
+    ]
+
+    def one(key: str) -> None:
+        s3.copy_object(
+            Bucket=args.dst_bucket,
+            Key=args.dst_prefix + key[len(args.src_prefix) :],
+            CopySource={"Bucket": args.src_bucket, "Key": key},
+        )
+
+    listed = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.threads) as pool:
+        list(pool.map(one, keys))
+    _emit(started, objects=len(keys), list_s=listed - started, engine_s=time.perf_counter() - listed)
+
+
+def http(args: argparse.Namespace) -> None:
+    """The Frame.io path: ranged GETs from an HTTP server into an S3 multipart upload."""
+    from mediaflow.transfer.http_to_s3 import HttpToS3, TransferSpec
+
+    s3 = _client(8)
+    started = time.perf_counter()
+    result = HttpToS3(s3).transfer(TransferSpec(url=args.url, bucket=args.bucket, key=args.key, size=args.size))
+    _emit(started, engine_s=time.perf_counter() - started, bytes=result.size, parts=result.parts, mode=result.mode)
+
+
+def plan(args: argparse.Namespace) -> None:
+    """W6: stream an S3 Inventory report from S3 through the planner into payload manifests."""
+    import tempfile
+
+    from mediaflow.transfer.inventory import open_inventory
+    from mediaflow.transfer.planning import PlanLimits, Planner
+    from mediaflow.transfer.routing import ObjectFilter, Router
+
+    s3 = _client(16)
+    started = time.perf_counter()
+    router = Router.from_conf(None, args.dst_bucket, "", "")
+    with tempfile.TemporaryDirectory(prefix="bench-plan-", dir=args.work) as tmp:
+        planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(max_payloads=1024), Path(tmp) / "spool")
+        planner.add_all(open_inventory(s3, args.manifest_uri))
+        payloads = planner.pack()
+        for spread in planner.spread:
+            spread.upload_id = "planned"  # the plan task starts these uploads; not part of planning
+        paths = planner.write_manifests(Path(tmp) / "plan")
+        planner.close()
+        written = sum(p.stat().st_size for p in paths)
+    _emit(
+        started,
+        engine_s=time.perf_counter() - started,
+        rows=planner.seen,
+        objects=planner.objects,
+        payloads=len(payloads),
+        manifest_bytes=written,
+    )
+
+
+def segment(args: argparse.Namespace) -> None:
+    """W5: the segment-and-index operator's work (probe, ffmpeg copy-mode segment, parallel
+    upload, DynamoDB index) for one video, without a scheduler around it."""
+    from mediaflow.operators.video_segment import VideoSegmentIndexOperator
+
+    op = VideoSegmentIndexOperator(
+        task_id="bench_segment",
+        video={"bucket": args.bucket, "key": args.key},
+        segment_seconds=args.seconds,
+        mode="copy",
+        output_bucket=args.output_bucket,
+        output_key_prefix=args.output_prefix,
+        table_name=args.table,
+        force=True,
+        work_dir=args.work,
+    )
+    started = time.perf_counter()
+    result = op.execute({})
+    _emit(
+        started, engine_s=time.perf_counter() - started, segments=result.get("segments", 0), status=result.get("status")
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ours")
+    sub = parser.add_subparsers(dest="engine", required=True)
+    for name, fn in (("copy", copy), ("ceiling", ceiling)):
+        p = sub.add_parser(name)
+        p.set_defaults(fn=fn)
+        for opt in ("--src-bucket", "--src-prefix", "--dst-bucket", "--dst-prefix"):
+            p.add_argument(opt, required=True)
+        p.add_argument("--threads", type=int, default=32)
+        p.add_argument("--multipart-threshold", type=int, default=5 * 1024**3)
+    p = sub.add_parser("http")
+    p.set_defaults(fn=http)
+    for opt in ("--url", "--bucket", "--key"):
+        p.add_argument(opt, required=True)
+    p.add_argument("--size", type=int, required=True)
+    p = sub.add_parser("plan")
+    p.set_defaults(fn=plan)
+    for opt in ("--manifest-uri", "--dst-bucket", "--work"):
+        p.add_argument(opt, required=True)
+    p = sub.add_parser("segment")
+    p.set_defaults(fn=segment)
+    for opt in ("--bucket", "--key", "--output-bucket", "--output-prefix", "--table", "--work"):
+        p.add_argument(opt, required=True)
+    p.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args(argv)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
