@@ -6,6 +6,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 from mediaflow.links.mediaconvert import MediaConvertJobLink
 from mediaflow.webhooks.conf_guard import UnknownConfKeyGuard
+from mediaflow.webhooks.frameio import app as frameio_custom_action_app
 
 
 class MediaflowPlugin(AirflowPlugin):
@@ -13,5 +14,7 @@ class MediaflowPlugin(AirflowPlugin):
     fastapi_root_middlewares = [
         {"middleware": UnknownConfKeyGuard, "args": [], "kwargs": {}, "name": "mediaflow conf guard"},
     ]
-    fastapi_apps: list[dict] = []
+    fastapi_apps: list[dict] = [
+        {"app": frameio_custom_action_app, "url_prefix": "/frameio", "name": "Frame.io Custom Actions"},
+    ]
     operator_extra_links: list = [MediaConvertJobLink()]
