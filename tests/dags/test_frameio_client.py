@@ -6,7 +6,9 @@ import pytest
 import requests
 
 from mediaflow.transfer.frameio_client import TOKENS, FrameioClient, FrameioError, resolve
-from tests.dags.test_frameio_backup import standin  # noqa: F401 - the shared stand-in fixture
+from tests.dags import test_frameio_backup
+
+standin = test_frameio_backup.standin  # the stand-in fixture, shared with the DAG tests
 
 
 def make_client(stack, version: str, **kw) -> FrameioClient:
