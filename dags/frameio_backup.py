@@ -6,7 +6,7 @@ from airflow.sdk import DAG
 
 from mediaflow.contracts.frameio_backup import PARAMS
 from mediaflow.dag_defaults import DEFAULT_ARGS
-from mediaflow.operators.frameio import FrameioResolveOperator, FrameioTransferOperator
+from mediaflow.operators.frameio import frameio_backup_tasks
 
 with DAG(
     dag_id="frameio_backup",
@@ -31,8 +31,7 @@ Tuning Variables: `frameio_backup_multipart_threshold`, `frameio_backup_part_siz
 `frameio_backup_max_concurrency`. See docs/dags/frameio_backup.md.
 """,
 ) as dag:
-    resolve = FrameioResolveOperator(
-        task_id="resolve",
+    frameio_backup_tasks(
         targets=[
             {
                 "asset_id": "{{ params.asset_id }}",
@@ -46,9 +45,3 @@ Tuning Variables: `frameio_backup_multipart_threshold`, `frameio_backup_part_siz
             }
         ],
     )
-    FrameioTransferOperator.partial(
-        task_id="transfer",
-        multipart_threshold="{{ var.value.get('frameio_backup_multipart_threshold', 67108864) | int }}",
-        part_size="{{ var.value.get('frameio_backup_part_size', 16777216) | int }}",
-        max_concurrency="{{ var.value.get('frameio_backup_max_concurrency', 8) | int }}",
-    ).expand(batch=resolve.output)

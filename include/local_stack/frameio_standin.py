@@ -108,6 +108,15 @@ class State:
                 self._add(item, root, "", listing)
             return {"project_id": project_id, "root_id": root.id, "account_id": account, "assets": listing}
 
+    def add(self, parent_id: str, tree: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add items under an existing folder (a new upload between two scheduled backups)."""
+        with self.lock:
+            parent = self.nodes[parent_id]
+            listing: list[dict[str, Any]] = []
+            for item in tree:
+                self._add(item, parent, "", listing)
+            return {"assets": listing}
+
     def _add(self, item: dict[str, Any], parent: Node, path: str, listing: list[dict[str, Any]]) -> Node:
         kind = item.get("type", "file")
         node = Node(
@@ -312,6 +321,11 @@ class Handler(BaseHTTPRequestHandler):
             data = json.loads(body or b"{}")
             if path == "/_control/seed":
                 self._send(200, st.seed(data))
+            elif path == "/_control/add":
+                if data.get("parent_id") not in st.nodes:
+                    self._error(404, "parent not found")
+                    return
+                self._send(200, st.add(data["parent_id"], data.get("tree", [])))
             elif path == "/_control/faults":
                 with st.lock:
                     unknown = set(data) - set(st.faults)

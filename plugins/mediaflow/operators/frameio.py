@@ -222,3 +222,16 @@ class FrameioTransferOperator(BaseOperator):
                 f"{len(failures)} of {len(plan['files'])} Frame.io files did not back up:\n- " + "\n- ".join(failures)
             )
         return totals
+
+
+def frameio_backup_tasks(*, targets: Any, targets_variable: str | None = None) -> FrameioResolveOperator:
+    """`resolve >> transfer` (mapped over the plan batches), shared by the triggered and the
+    scheduled DAG. Tuning comes from Airflow Variables so it can change without a deploy."""
+    resolve_task = FrameioResolveOperator(task_id="resolve", targets=targets, targets_variable=targets_variable)
+    FrameioTransferOperator.partial(
+        task_id="transfer",
+        multipart_threshold="{{ var.value.get('frameio_backup_multipart_threshold', 67108864) | int }}",
+        part_size="{{ var.value.get('frameio_backup_part_size', 16777216) | int }}",
+        max_concurrency="{{ var.value.get('frameio_backup_max_concurrency', 8) | int }}",
+    ).expand(batch=resolve_task.output)
+    return resolve_task
