@@ -15,9 +15,8 @@ from typing import Any
 
 def extension(key: str) -> str:
     """Lower-case extension of the last path segment without the dot ('' when there is none)."""
-    name = key.rsplit("/", 1)[-1]
-    stem, dot, ext = name.rpartition(".")
-    return ext.lower() if dot and stem else ""
+    dot = key.rfind(".")
+    return key[dot + 1 :].lower() if dot > key.rfind("/") + 1 else ""
 
 
 def normalize_types(types: Iterable[str] | None) -> frozenset[str]:
@@ -93,6 +92,7 @@ class Router:
             raise ValueError("no destination: set destination_bucket or at least one route")
         self.routes = tuple(routes)
         self.source_prefix = source_prefix
+        self._first_takes_all = "*" in self.routes[0].file_types  # no extension needed: fast path
 
     @classmethod
     def from_conf(
@@ -115,14 +115,18 @@ class Router:
         return cls([Route(frozenset({"*"}), destination_bucket, destination_prefix or "")], source_prefix)
 
     def route(self, key: str) -> tuple[str, str] | None:
-        ext = extension(key)
-        for r in self.routes:
-            if r.matches(ext):
-                rest = key[len(self.source_prefix) :] if key.startswith(self.source_prefix) else key
-                if rest.startswith("/") and self.source_prefix and not self.source_prefix.endswith("/"):
-                    rest = rest[1:]  # source_prefix "a/b" and key "a/b/c" -> "c", as the CLI does
-                return r.bucket, join_key(r.prefix, rest)
-        return None
+        if self._first_takes_all:
+            r = self.routes[0]
+        else:
+            ext = extension(key)
+            r = next((r for r in self.routes if r.matches(ext)), None)
+            if r is None:
+                return None
+        sp = self.source_prefix
+        rest = key[len(sp) :] if sp and key.startswith(sp) else key
+        if sp and rest.startswith("/") and not sp.endswith("/"):
+            rest = rest[1:]  # source_prefix "a/b" and key "a/b/c" -> "c", as the CLI does
+        return r.bucket, join_key(r.prefix, rest)
 
     @property
     def buckets(self) -> list[str]:
