@@ -1,0 +1,84 @@
+"""mediaconvert_transcode: renditions of an uploaded video by AWS Elemental MediaConvert."""
+
+from __future__ import annotations
+
+import os
+
+from airflow.sdk import DAG, Asset, AssetWatcher
+
+from mediaflow.contracts.mediaconvert_transcode import PARAMS
+from mediaflow.dag_defaults import DEFAULT_ARGS
+from mediaflow.operators.mediaconvert import MediaConvertCreateJobOperator, TranscodeInputsOperator
+
+#: S3 event names that start a run (the watcher's jsonpath filter on Records[*].eventName)
+OBJECT_CREATED_EVENTS = [
+    "ObjectCreated:Put",
+    "ObjectCreated:Post",
+    "ObjectCreated:Copy",
+    "ObjectCreated:CompleteMultipartUpload",
+]
+
+
+def _upload_asset(queue_url: str | None) -> Asset | None:
+    """The transcode upload queue as an Asset whose watcher starts a run per batch of uploads."""
+    if not queue_url:
+        return None
+    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+
+    trigger = MessageQueueTrigger(
+        scheme="sqs",
+        sqs_queue=queue_url,
+        aws_conn_id="aws_default",
+        max_messages=10,
+        wait_time_seconds=10,
+        waiter_delay=5,
+        # the s3:TestEvent S3 sends for a new notification configuration never starts a run
+        message_filtering="jsonpath",
+        message_filtering_config="Records[*].eventName",
+        message_filtering_match_values=OBJECT_CREATED_EVENTS,
+    )
+    return Asset(
+        name="mediaflow_transcode_uploads",
+        uri=f"sqs://{queue_url.split('://', 1)[-1]}",
+        watchers=[AssetWatcher(name="mediaflow_transcode_uploads_watcher", trigger=trigger)],
+    )
+
+
+UPLOADS = _upload_asset(os.environ.get("MEDIAFLOW_TRANSCODE_QUEUE_URL"))
+
+with DAG(
+    dag_id="mediaconvert_transcode",
+    schedule=[UPLOADS] if UPLOADS else None,
+    catchup=False,
+    render_template_as_native_obj=True,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    max_active_runs=4,
+    tags=["mediaflow", "video", "mediaconvert"],
+    doc_md="""
+### mediaconvert_transcode
+Submits one AWS Elemental MediaConvert job per video and waits for it in the triggerer (no
+worker slot is held). The default template writes three MP4 renditions (1080p, 720p, 480p,
+H.264 QVBR + AAC 48 kHz) to `destination`; `mp4_hls_renditions` adds an HLS ladder.
+
+* **Start it** with conf `bucket` + `key`, or by uploading a video under `uploads/` of the
+  watched bucket (S3 event -> SQS -> asset watcher, when `MEDIAFLOW_TRANSCODE_QUEUE_URL` is set
+  where the DAG is parsed).
+* Renditions taller than the source are left out (never upscaled); a silent input gets no
+  audio outputs. A bad template fails before any job exists, naming the field.
+* Retries are safe: the request carries a ClientRequestToken derived from the run and input.
+* The task returns the output URIs (checked in S3); ERROR/CANCELED fail the task with
+  MediaConvert's error code and message. The task's "MediaConvert Job" link opens the console.
+""",
+) as dag:
+    inputs = TranscodeInputsOperator(task_id="resolve_inputs", bucket="{{ params.bucket }}", key="{{ params.key }}")
+    MediaConvertCreateJobOperator.partial(
+        task_id="transcode",
+        destination="{{ params.destination }}",
+        role_arn="{{ params.role_arn }}",
+        template="{{ params.template }}",
+        job_template_name="{{ params.job_template_name }}",
+        mediaconvert_queue="{{ params.queue }}",
+        poll_interval=2,
+        max_poll_interval=30,
+    ).expand_kwargs(inputs.output)
