@@ -331,3 +331,36 @@ def test_upload_queue_env_adds_an_sqs_asset_watcher(monkeypatch):
 
     monkeypatch.delenv("MEDIAFLOW_SEGMENT_QUEUE_URL")
     assert load_dag("video_segment_index").schedule is None
+
+
+def _operator(**kwargs):
+    from mediaflow.operators.video_segment import VideoSegmentIndexOperator
+
+    return VideoSegmentIndexOperator(task_id="segment_direct", table_name=TABLE, **kwargs)
+
+
+def test_download_path_uses_a_bounded_work_dir_that_is_always_removed(s3, ddb, make_bucket, media, tmp_path):
+    """The fallback when ffmpeg cannot read the presigned URL: download into the work dir."""
+    source = make_video(media / "download.mp4", 6, width=160, height=120, fps=25, gop=25)
+    bucket = make_bucket("dl")
+    s3.upload_file(str(source), bucket, "download.mp4")
+    work = tmp_path / "work"
+
+    too_small = _operator(
+        video={"bucket": bucket, "key": "download.mp4"},
+        segment_seconds=3,
+        read_via_url=False,
+        work_dir=str(work),
+        max_work_bytes=source.stat().st_size,  # a download plus its segments cannot fit
+    )
+    with pytest.raises(OSError, match=r"download\.mp4 is .* needs about .* max_work_bytes"):
+        too_small.execute({})
+    assert list(work.iterdir()) == [], "work dir removed after a failure"
+    assert keys_under(s3, bucket) == ["download.mp4"] and items_for(ddb, bucket) == []
+
+    summary = _operator(
+        video={"bucket": bucket, "key": "download.mp4"}, segment_seconds=3, read_via_url=False, work_dir=str(work)
+    ).execute({})
+    assert summary["status"] == "indexed" and summary["segments"] == 2
+    assert list(work.iterdir()) == [], "work dir removed after success"
+    assert len(keys_under(s3, bucket, "project/download/split/")) == 2
