@@ -123,3 +123,30 @@ def test_delete_source_only_after_a_verified_copy(client, make_bucket):
     assert {r.key: r.status for r in results} == {"move-me.txt": COPIED, "stays.txt": FAILED}
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=src)["Contents"]]
     assert keys == ["stays.txt"]
+
+
+def test_completion_step_aborts_an_upload_with_a_missing_part(client, make_bucket):
+    """Parts of a spread object are copied by several tasks; if one of them failed, the
+    completion step aborts the upload and reports the object once, as failed."""
+    from mediaflow.operators.s3_copy import S3CopyCompleteOperator
+    from mediaflow.transfer.copy_engine import CopyEngine, start_multipart_upload
+
+    src, dst = make_bucket("src"), make_bucket("dst")
+    client.put_object(Bucket=src, Key="huge.mxf", Body=b"h" * (11 * MiB))
+    item = _item(client, src, "huge.mxf", dst)
+    engine = CopyEngine(client, CopyOptions(multipart_threshold=5 * MiB))
+    upload_id = start_multipart_upload(engine, item)
+    first = item._replace(upload_id=upload_id, part_size=5 * MiB, first_part=1, last_part=2)
+    assert {r.status for r in copy_payload(client, [first], engine.options)} == {"parts-copied"}
+    operator = S3CopyCompleteOperator(task_id="complete_uploads", destination_bucket=dst)
+    result = operator._complete(engine, item, {"upload_id": upload_id, "parts": 3})
+    assert (result.status, result.error_code) == (FAILED, "IncompleteUpload")
+    assert "first missing: 3" in result.message
+    assert client.list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+
+    upload_id = start_multipart_upload(engine, item)
+    whole = item._replace(upload_id=upload_id, part_size=5 * MiB, first_part=1, last_part=3)
+    copy_payload(client, [whole], engine.options)
+    result = operator._complete(engine, item, {"upload_id": upload_id, "parts": 3})
+    assert result.status == COPIED, result
+    assert client.get_object(Bucket=dst, Key="huge.mxf")["Body"].read() == b"h" * (11 * MiB)

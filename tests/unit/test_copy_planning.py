@@ -18,7 +18,15 @@ from mediaflow.transfer.inventory import (
     parse_s3_uri,
 )
 from mediaflow.transfer.parts import MAX_PARTS
-from mediaflow.transfer.planning import PlanLimits, Planner, read_manifest, work_prefix
+from mediaflow.transfer.planning import (
+    CopyItem,
+    PlanLimits,
+    Planner,
+    decode_item,
+    encode_item,
+    read_manifest,
+    work_prefix,
+)
 from mediaflow.transfer.report import ReportWriter
 from mediaflow.transfer.routing import ObjectFilter, Router, extension
 
@@ -183,3 +191,13 @@ def test_report_scopes_and_summary():
 def test_composite_etag_and_work_prefix():
     assert composite_etag(['"' + "0" * 32 + '"']) == "4ae71336e44bf9bf79d2752e234818a5-1"
     assert work_prefix("reports/", "manual__2024-01-01T00:00:00+00:00") == "reports/manual__2024-01-01T00-00-00-00-00/"
+
+
+@pytest.mark.parametrize("key", ["plain/key.txt", "tab\there", "new\nline", "back\\slash", "ü 日本+%20.mov", "[x]"])
+def test_manifest_lines_round_trip_any_key(key):
+    item = CopyItem("b", key, "v1", 12, "e" * 32, "d", "pre/" + key)
+    line = encode_item(item)
+    assert line.count(b"\n") == 1 and line.endswith(b"\n")
+    assert decode_item(line) == item
+    parts = item._replace(upload_id="u", part_size=5, first_part=1, last_part=2)
+    assert decode_item(encode_item(parts)) == parts

@@ -25,6 +25,7 @@ from mediaflow.hooks.s3_copy import S3CopyHook
 from mediaflow.transfer.copy_engine import (
     COPIED,
     FAILED,
+    PARTS_FAILED,
     SKIPPED,
     CopyEngine,
     CopyError,
@@ -311,7 +312,7 @@ class S3CopyPayloadOperator(_BulkCopyBase):
         )
         self.log.info(progress.line())
         counts = dict(progress.counts, bytes=progress.bytes_copied, index=self.payload["index"])
-        failed = [r for r in results if r.status == FAILED]
+        failed = [r for r in results if r.status in (FAILED, PARTS_FAILED)]
         if failed:
             first = "; ".join(r.message for r in failed[:3])
             raise AirflowException(f"payload {self.payload['index']}: {len(failed)} of {len(items)} failed: {first}")

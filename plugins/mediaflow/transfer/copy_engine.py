@@ -29,7 +29,9 @@ from mediaflow.transfer.retry import call_with_retry
 
 log = logging.getLogger(__name__)
 
-COPIED, SKIPPED, FAILED, PARTS_COPIED = "copied", "skipped", "failed", "parts-copied"
+COPIED, SKIPPED, FAILED = "copied", "skipped", "failed"
+#: outcomes of a run of parts of a spread upload; the completion step reports the object itself
+PARTS_COPIED, PARTS_FAILED = "parts-copied", "parts-failed"
 #: headers a CopyObject with MetadataDirective=COPY keeps, and a multipart upload must set again
 CARRIED_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
 
@@ -67,7 +69,7 @@ class CopyResult(NamedTuple):
     version_id: str | None
     dest_bucket: str
     dest_key: str
-    status: str  # copied | skipped | failed | parts-copied
+    status: str  # copied | skipped | failed | parts-copied | parts-failed
     error_code: str
     http_status: int
     message: str
@@ -345,7 +347,7 @@ class CopyEngine:
             if upload.error is None:
                 self._record(item, PARTS_COPIED, message=f"parts {item.first_part}-{item.last_part} copied")
             else:
-                self._record(item, FAILED, upload.error)
+                self._record(item, PARTS_FAILED, upload.error)
             return
         try:
             if upload.error is not None:

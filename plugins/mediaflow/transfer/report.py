@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import quote_plus
 
-from mediaflow.transfer.copy_engine import COPIED, FAILED, PARTS_COPIED, SKIPPED, CopyResult
+from mediaflow.transfer.copy_engine import COPIED, FAILED, PARTS_COPIED, PARTS_FAILED, SKIPPED, CopyResult
 
 REPORT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
 PLANNED = "planned"
@@ -64,7 +64,7 @@ class ReportWriter:
         self._csv = csv.writer(self.out, lineterminator="\n")
 
     def add(self, r: CopyResult) -> None:
-        if r.status == PARTS_COPIED:
+        if r.status in (PARTS_COPIED, PARTS_FAILED):
             return  # a chunk of a spread upload: the completion step reports the object
         self.counts[r.status] = self.counts.get(r.status, 0) + 1
         if r.status == COPIED:
