@@ -1,0 +1,56 @@
+"""s3_bulk_copy on real Airflow processes: the demo's run through the REST API, and bad conf
+refused by the API server before a run exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from include.demo import s3_bulk_copy as demo
+
+pytestmark = pytest.mark.integration
+
+
+def test_rest_triggered_copy_runs_mapped_payloads_to_success(airflow_cluster):
+    stack = airflow_cluster.stack
+    dag_id, conf = demo.prepare(stack)
+    run_id = airflow_cluster.trigger(dag_id, conf)
+    state = airflow_cluster.wait(dag_id, run_id, timeout=420)
+    assert state == "success", airflow_cluster.logs("scheduler")
+    tis = airflow_cluster.task_instances(dag_id, run_id)
+    copies = [ti for ti in tis if ti["task_id"] == "copy"]
+    assert len(copies) >= 2  # the 12 MiB master is spread over payloads of 8 MiB
+    assert {ti["state"] for ti in tis} == {"success"}
+
+    s3 = stack.boto3_client("s3")
+    tree = demo._tree()
+    for key, body in tree.items():
+        dest = demo.DEST_PREFIX + key.removeprefix(demo.SOURCE_PREFIX)
+        got = s3.get_object(Bucket=conf["destination_bucket"], Key=dest)
+        assert got["Body"].read() == body, dest
+        assert got["Metadata"] == {"demo": "mediaflow"}
+    assert s3.list_multipart_uploads(Bucket=conf["destination_bucket"]).get("Uploads", []) == []
+    lines = demo.summarize(stack, conf, state)
+    assert lines[0].startswith("run success: ")
+    assert f"{len(tree)} objects" in lines[1] or "skipped" in lines[0]
+
+
+def test_bad_values_are_refused_before_a_run(airflow_cluster):
+    dag_id = "s3_bulk_copy"
+    airflow_cluster.unpause(dag_id)
+    before = len(airflow_cluster.dag_runs(dag_id))
+    for conf, named in (
+        ({"source_bucket": "Not_A_Bucket", "destination_bucket": "mediaflow-destination"}, "source_bucket"),
+        (
+            {"source_bucket": "mediaflow-source", "destination_bucket": "mediaflow-destination", "min_size": -5},
+            "min_size",
+        ),
+        (
+            {"source_bucket": "mediaflow-source", "destination_bucket": "mediaflow-destination", "report_scope": "x"},
+            "report_scope",
+        ),
+        ({"source_bucket": "mediaflow-source", "destination_bukcet": "mediaflow-destination"}, "destination_bukcet"),
+    ):
+        resp = airflow_cluster.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"conf": conf, "logical_date": None})
+        assert resp.status_code == 400, (conf, resp.text)
+        assert named in resp.json()["detail"]
+    assert len(airflow_cluster.dag_runs(dag_id)) == before
