@@ -165,7 +165,7 @@ def test_exact_mode_cuts_every_segment_to_n_seconds_within_one_frame(s3, ddb, ma
     ],
     ids=["rotated", "no-audio", "mkv"],
 )
-def test_inputs_of_other_shapes(s3, ddb, make_bucket, media, tmp_path, filename, options, size, audio):
+def test_inputs_of_other_shapes(s3, ddb, make_bucket, media, tmp_path, filename, options, size, audio, capfd):
     rotate = options.pop("rotate", None)
     source = make_video(media / filename, 12, width=160, height=120, fps=25, gop=25, **options)
     if rotate is not None:
@@ -186,6 +186,8 @@ def test_inputs_of_other_shapes(s3, ddb, make_bucket, media, tmp_path, filename,
     assert {s["codec_type"] for s in first["streams"]} == ({"video", "audio"} if audio else {"video"})
     if ext == "mkv":
         assert "matroska" in first["format"]["format_name"]
+    log = capfd.readouterr().out
+    assert f"ffmpeg s3://{bucket}/in/{filename}: 12.0s of 12.0s, 100%" in log, "the task log shows ffmpeg progress"
 
 
 def set_rotation(path: Path, degrees: int) -> Path:
