@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import time
@@ -82,9 +83,11 @@ def measure(contenders: list[Contender], runs: int, log: Callable[[str], None] =
         for c in contenders[shift:] + contenders[:shift]:
             tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", c.name) + f"-r{round_no}"
             c.clean(tag)
+            cpu_before = _children_cpu()
             started = time.perf_counter()
             extra = c.run(tag) or {}
             elapsed = time.perf_counter() - started
+            extra = {**extra, "cpu_s": _children_cpu() - cpu_before}
             checked = c.check(tag)
             if checked <= 0:
                 raise CheckFailed(f"{c.name}: the destination check verified nothing for run {tag}")
@@ -95,6 +98,12 @@ def measure(contenders: list[Contender], runs: int, log: Callable[[str], None] =
             s.extra.append(extra)
             log(f"  {c.name:<14} run {round_no + 1}/{runs}: {elapsed:8.2f} s  ({checked} checked)")
     return stats
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of finished child processes (the tools run as children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_tool(args: list[str] | str, env: dict[str, str], *, cwd: str | None = None, timeout: float = 3600) -> str:

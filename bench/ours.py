@@ -32,7 +32,12 @@ def _client(threads: int, service: str = "s3", endpoint: str | None = None) -> A
 
 
 def _maxrss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """Peak RSS of this process since its exec: VmHWM. (`ru_maxrss` would be wrong here: on
+    Linux it survives exec, so a child inherits the harness's RSS at fork time.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 _STARTED = time.perf_counter()

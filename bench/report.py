@@ -152,3 +152,16 @@ def chart(results: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """`latest.md`: the table with the machine, date, mode and load, for the docs and README."""
+    m = results["machine"]
+    load = results.get("load_average", {})
+    return (
+        f"Measured {m['date']} ({results['mode']} mode, {results['runs_per_contender']} runs per tool, medians) on "
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, disk {m['disk']['device']} "
+        f"({m['disk']['total_gib']} GiB), {m['os']}, Python {m['python']}. S3 server: SeaweedFS "
+        f"({m['tools']['seaweedfs']}) on loopback. Load average (1/5/15 min) {load.get('start')} at the start, "
+        f"{load.get('end')} at the end.\n\n" + table(results) + "\n"
+    )

@@ -20,7 +20,7 @@ from typing import Any
 from bench.context import Context, load_average
 from bench.paths import RESULTS, ROOT, WORK
 from bench.peers import Peers, missing_tools
-from bench.report import chart, machine, table, write_json
+from bench.report import chart, machine, markdown, table, write_json
 from bench.servers import start_seaweedfs
 
 
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     results["duration_s"] = round(time.monotonic() - started, 1)
     write_json(results, args.results / "latest.json")
     chart(results, args.results / "chart.png")
+    (args.results / "latest.md").write_text(markdown(results))
     print(table(results))
     print(f"\nwrote {args.results / 'latest.json'} and {args.results / 'chart.png'}")
     return 0 if all(e.get("status") == "measured" for e in results["workloads"].values()) else 1

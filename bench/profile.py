@@ -1,0 +1,113 @@
+"""Profile one of our engines on a benchmark workload with py-spy (install it yourself into the
+venv: `pip install py-spy`; it is not a project dependency).
+
+    python -m bench.profile W1        # the copy engine on W1's objects
+    python -m bench.profile W7        # the raw CopyObject script (the ceiling), for comparison
+    python -m bench.profile W4 | W6
+
+Writes a flame graph (SVG) and py-spy's collapsed stacks, plus a text summary of the hottest
+functions, to bench/results/profiles/<id>-<engine>.*
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import sys
+from pathlib import Path
+
+from bench.context import DST, SRC, Context
+from bench.core import GiB, run_tool
+from bench.paths import RESULTS, WORK, tool
+from bench.peers import Peers
+from bench.servers import start_seaweedfs
+
+
+def _step(frames: list[str]) -> str:
+    """The innermost package function in a stack, without line numbers: the engine step
+    (`_up_to_date`, `_copy_small`, `_verify`, ...) that a sample's time belongs to."""
+    for frame in reversed(frames):
+        if "mediaflow/" in frame and "retry.py" not in frame and "<lambda>" not in frame and "._call " not in frame:
+            name, _, where = frame.partition(" (")
+            return f"{name} ({where.split(':')[0]})"
+    return "(outside mediaflow: interpreter start, imports, idle pool threads)"
+
+
+def top_functions(collapsed: Path, n: int = 25) -> str:
+    """Own ('self') and total sample share per function from py-spy's collapsed stacks."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        k = int(count)
+        samples += k
+        own[frames[-1]] += k
+        for frame in set(frames):
+            total[frame] += k
+        ours[_step(frames)] += k
+    out = [f"{samples} samples (all threads); share of samples with the function on the stack (total) or on top (self)"]
+    out.append("\ninnermost mediaflow function on the stack (where the package's time goes)")
+    out += [f"{100 * c / samples:5.1f}%  {f}" for f, c in ours.most_common(12)]
+    out.append("\ntotal  function")
+    out += [f"{100 * c / samples:5.1f}%  {f}" for f, c in total.most_common(n)]
+    out.append("\nself   function")
+    out += [f"{100 * c / samples:5.1f}%  {f}" for f, c in own.most_common(n)]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("workload", choices=["W1", "W7", "W4", "W6"])
+    parser.add_argument("--out", type=Path, default=RESULTS / "profiles")
+    parser.add_argument("--rate", type=int, default=100)
+    args = parser.parse_args(argv)
+    spy = tool("py-spy")
+    if not spy:
+        print("py-spy is missing: .venv/bin/pip install py-spy", file=sys.stderr)
+        return 2
+    work = WORK / "profile"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    server = start_seaweedfs(work, work / "seaweedfs.log")
+    try:
+        ctx = Context(server, Peers(server, work), work, quick=False, runs=1)
+        if args.workload in ("W1", "W7"):
+            from bench.workloads_copy import w1_sizes
+
+            ctx.seed("w1/", w1_sizes(False))
+            engine = "copy" if args.workload == "W1" else "ceiling"
+            cmd = ctx.ours(engine, "--src-bucket", SRC, "--src-prefix", "w1/", "--dst-bucket", DST)
+            cmd += ["--dst-prefix", "profile/", "--threads", "32"]
+            if engine == "copy":
+                cmd += ["--multipart-threshold", str(5 * GiB)]
+        elif args.workload == "W6":
+            from bench.workload_plan import write_inventory
+
+            uri = write_inventory(ctx, 1_000_000)
+            engine = "plan"
+            cmd = ctx.ours("plan", "--manifest-uri", uri, "--dst-bucket", DST, "--work", str(work))
+        else:
+            raise SystemExit("W4: run bench.workload_http's server by hand; not wired here yet")
+        args.out.mkdir(parents=True, exist_ok=True)
+        stem = args.out / f"{args.workload}-{engine}"
+        collapsed = work / "profile.collapsed"
+        for fmt, output in (("flamegraph", Path(str(stem) + ".svg")), ("raw", collapsed)):
+            ctx.clean_dst("profile/")
+            spy_cmd = [spy, "record", "--subprocesses", "--threads", "--rate", str(args.rate)]
+            spy_cmd += ["--format", fmt, "--output", str(output), "--", *cmd]
+            print(run_tool(spy_cmd, ctx.ours_env())[-400:])
+        summary = top_functions(collapsed)
+        Path(str(stem) + ".txt").write_text(summary + "\n")
+        print(summary)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
