@@ -138,7 +138,7 @@ class State:
             elif "content_b64" in item:
                 node.content = base64.b64decode(item["content_b64"])
             else:
-                node.content = random.Random(item.get("seed", node.id)).randbytes(int(item.get("size", 1024)))
+                node.content = _content(item.get("seed", node.id), int(item.get("size", 1024)))
         self.nodes[node.id] = node
         parent.children.append(node.id)
         full = f"{path}/{node.name}" if path else node.name
@@ -210,6 +210,12 @@ class State:
             head = self.head_of(node)
             out["head_version"] = {"id": head.id} if head else None
         return out
+
+
+def _content(seed: Any, size: int) -> bytes:
+    """Deterministic pseudo-random bytes (in 1 MiB steps: `randbytes` refuses > 256 MiB at once)."""
+    rng, step = random.Random(seed), 1024 * 1024
+    return b"".join(rng.randbytes(min(step, size - i)) for i in range(0, size, step))
 
 
 class Handler(BaseHTTPRequestHandler):

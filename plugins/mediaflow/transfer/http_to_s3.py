@@ -239,6 +239,9 @@ class HttpToS3:
             headers = {"Range": part.http_range}
             with self.session.get(current, headers=headers, stream=True, timeout=self.config.timeout) as resp:
                 self._check_status(resp, spec, url, generation, ranged=True)
+                total = resp.headers.get("Content-Range", "").rpartition("/")[2]
+                if spec.size is not None and total.isdigit() and int(total) != spec.size:
+                    raise SizeMismatch(_size_message(spec, int(total)))
                 buf = bytearray(part.size)
                 got = _read_into(resp, memoryview(buf), self.config.chunk_size)
                 if got != part.size:
