@@ -4,47 +4,14 @@ from __future__ import annotations
 
 import os
 
-from airflow.sdk import DAG, Asset, AssetWatcher
+from airflow.sdk import DAG
 
 from mediaflow.contracts.mediaconvert_transcode import PARAMS
 from mediaflow.dag_defaults import DEFAULT_ARGS
 from mediaflow.operators.mediaconvert import MediaConvertCreateJobOperator, TranscodeInputsOperator
+from mediaflow.operators.video_sources import upload_asset
 
-#: S3 event names that start a run (the watcher's jsonpath filter on Records[*].eventName)
-OBJECT_CREATED_EVENTS = [
-    "ObjectCreated:Put",
-    "ObjectCreated:Post",
-    "ObjectCreated:Copy",
-    "ObjectCreated:CompleteMultipartUpload",
-]
-
-
-def _upload_asset(queue_url: str | None) -> Asset | None:
-    """The transcode upload queue as an Asset whose watcher starts a run per batch of uploads."""
-    if not queue_url:
-        return None
-    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
-
-    trigger = MessageQueueTrigger(
-        scheme="sqs",
-        sqs_queue=queue_url,
-        aws_conn_id="aws_default",
-        max_messages=10,
-        wait_time_seconds=10,
-        waiter_delay=5,
-        # the s3:TestEvent S3 sends for a new notification configuration never starts a run
-        message_filtering="jsonpath",
-        message_filtering_config="Records[*].eventName",
-        message_filtering_match_values=OBJECT_CREATED_EVENTS,
-    )
-    return Asset(
-        name="mediaflow_transcode_uploads",
-        uri=f"sqs://{queue_url.split('://', 1)[-1]}",
-        watchers=[AssetWatcher(name="mediaflow_transcode_uploads_watcher", trigger=trigger)],
-    )
-
-
-UPLOADS = _upload_asset(os.environ.get("MEDIAFLOW_TRANSCODE_QUEUE_URL"))
+UPLOADS = upload_asset("mediaflow_transcode_uploads", os.environ.get("MEDIAFLOW_TRANSCODE_QUEUE_URL"))
 
 with DAG(
     dag_id="mediaconvert_transcode",
