@@ -127,7 +127,9 @@ class AirflowProcesses:
             self.start_component(component)
         wait_http(f"{self.base_url}/api/v2/monitor/health", timeout=120, proc=self.procs.get("api-server"))
 
-    def start_component(self, component: str, *extra: str, name: str | None = None) -> subprocess.Popen:
+    def start_component(
+        self, component: str, *extra: str, name: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         name = name or component
         log = self.home / "process-logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +137,7 @@ class AirflowProcesses:
         with open(log, "ab") as fh:
             proc = subprocess.Popen(
                 args,
-                env=self.env(),
+                env={**self.env(), **(env or {})},
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -148,6 +150,24 @@ class AirflowProcesses:
 
     def _write_pids(self) -> None:
         (self.home / "pids.json").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+
+    def start_celery_worker(self, name: str, queue: str, concurrency: int = 4) -> subprocess.Popen:
+        """A Celery worker with its own identity (task instances record it) and log-server port."""
+        return self.start_component(
+            "celery worker",
+            "--concurrency",
+            str(concurrency),
+            "--celery-hostname",
+            f"{name}@%h",
+            "--queues",
+            queue,
+            name=name,
+            env={
+                "MEDIAFLOW_WORKER_NAME": name,
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "mediaflow.hostname.worker_hostname",
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            },
+        )
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):

@@ -28,3 +28,35 @@ def airflow_cluster(local_stack, tmp_path_factory):
         raise
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_cluster(local_stack, tmp_path_factory):
+    """api-server, scheduler, dag-processor, triggerer and two Celery workers on PostgreSQL+Redis."""
+    import secrets
+
+    from include.local_stack.airflow_local import AirflowProcesses
+    from tests.integration.celery_cluster import celery_env, fresh_database, require_services
+
+    require_services()
+    queue = f"mediaflow-{secrets.token_hex(4)}"
+    with fresh_database() as db_url:
+        cluster = AirflowProcesses(
+            home=tmp_path_factory.mktemp("airflow-celery-home"),
+            executor="CeleryExecutor",
+            sql_alchemy_conn=db_url,
+            extra_env={**local_stack.env(), **celery_env(db_url, queue)},
+        )
+        cluster.stack = local_stack
+        cluster.workers = ["worker-a", "worker-b"]
+        try:
+            cluster.start()
+            for name in cluster.workers:
+                cluster.start_celery_worker(name, queue)
+            yield cluster
+        except BaseException:
+            for name in ("api-server", "scheduler", "triggerer", *cluster.workers):
+                print(f"--- {name} log tail ---\n{cluster.logs(name)}")
+            raise
+        finally:
+            cluster.stop()
