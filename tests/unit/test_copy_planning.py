@@ -22,8 +22,10 @@ from mediaflow.transfer.planning import (
     CopyItem,
     PlanLimits,
     Planner,
+    SortedLookup,
     decode_item,
     encode_item,
+    is_up_to_date,
     read_manifest,
     work_prefix,
 )
@@ -201,3 +203,20 @@ def test_manifest_lines_round_trip_any_key(key):
     assert decode_item(line) == item
     parts = item._replace(upload_id="u", part_size=5, first_part=1, last_part=2)
     assert decode_item(encode_item(parts)) == parts
+
+
+def test_destination_listing_skips_up_to_date_objects_while_planning(tmp_path):
+    dest = [
+        SourceObject("dst", "copy/a.txt", None, 1, "e" * 32, 0.0),  # same: skipped
+        SourceObject("dst", "copy/b.txt", None, 2, "e" * 32, 0.0),  # other size: copied
+        SourceObject("dst", "copy/big.bin", None, 12 * MiB, "f" * 32 + "-3", 0.0),  # our multipart copy
+        SourceObject("dst", "copy/zzz.txt", None, 1, "e" * 32, 0.0),  # no source: ignored
+    ]
+    limits = PlanLimits(multipart_threshold=5 * MiB)
+    router = Router.from_conf(None, "dst", "copy", "src/")
+    planner = Planner(router, ObjectFilter(), limits, tmp_path, dest_lookup=SortedLookup(dest))
+    for key, size in (("src/a.txt", 1), ("src/b.txt", 1), ("src/big.bin", 12 * MiB), ("src/c.txt", 1)):
+        planner.add(obj(key, size))
+    assert (planner.objects, planner.skipped) == (2, 2)
+    assert is_up_to_date(5, "x", 5, "x", 10) and not is_up_to_date(5, "x", 6, "x", 10)
+    assert not is_up_to_date(12 * MiB, "a" * 32, 12 * MiB, "f" * 32 + "-2", 5 * MiB)

@@ -9,6 +9,7 @@ wrote. The pure work (inventory, routing, packing, copying, reporting) is in
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import tempfile
@@ -43,6 +44,7 @@ from mediaflow.transfer.planning import (
     CopyItem,
     PlanLimits,
     Planner,
+    SortedLookup,
     SpreadObject,
     read_manifest,
     report_bucket_for,
@@ -202,8 +204,9 @@ class S3CopyPlanOperator(_BulkCopyBase):
         else:
             rows = iter_listing(s3, self.source_bucket, self.source_prefix or "")
             self.log.info("inventory: listing s3://%s/%s", self.source_bucket, self.source_prefix or "")
+        lookup = self._destination_lookup(s3)
         with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
-            planner = Planner(router, object_filter, limits, Path(tmp) / "spool")
+            planner = Planner(router, object_filter, limits, Path(tmp) / "spool", dest_lookup=lookup)
             planner.add_all(resolve_archived(s3, rows))
             planner.pack()
             if self.dry_run:
@@ -219,7 +222,10 @@ class S3CopyPlanOperator(_BulkCopyBase):
                 list(pool.map(lambda pk: s3.upload_file(str(pk[0]), bucket, pk[1]), uploads))
         if skipped:
             s3.put_object(Bucket=bucket, Key=f"{prefix}results/spread-skipped.jsonl.gz", Body=encode_results(skipped))
-        payloads = [dict(p.to_json(), uri=f"s3://{bucket}/{prefix}plan/{p.uri}") for p in planner.payloads]
+        payloads = [
+            dict(p.to_json(), uri=f"s3://{bucket}/{prefix}plan/{p.uri}", dest_checked=lookup is not None)
+            for p in planner.payloads
+        ]
         plan = {
             "started_at": started,
             "dry_run": bool(self.dry_run),
@@ -240,6 +246,15 @@ class S3CopyPlanOperator(_BulkCopyBase):
             prefix,
         )
         return [] if self.dry_run else payloads
+
+    def _destination_lookup(self, s3: Any) -> SortedLookup | None:
+        """Check destinations while planning, with one listing merged against the source's,
+        when the order of destination keys follows the order of source keys: a listed source,
+        one destination, and a source prefix that ends at a folder (or none)."""
+        sp = self.source_prefix or ""
+        if not self.skip_existing or self.manifest_uri or self.routes or (sp and not sp.endswith("/")):
+            return None
+        return SortedLookup(iter_listing(s3, self.destination_bucket, self.destination_prefix or ""))
 
     def _start_spread_uploads(self, s3: Any, spread: list[SpreadObject]) -> list[CopyResult]:
         """Create the uploads whose parts several payloads share (skipping up-to-date ones)."""
@@ -303,7 +318,12 @@ class S3CopyPayloadOperator(_BulkCopyBase):
         items = list(read_manifest(gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).splitlines()))
         progress = Progress(len(items), self.payload.get("bytes", 0), self.progress_interval, self.log.info)
         self.log.info("payload %s: %s items, %s bytes", self.payload["index"], len(items), self.payload.get("bytes"))
-        results = copy_payload(s3, items, self.copy_options(), threads=self.threads, progress=progress)
+        options = self.copy_options()
+        if self.payload.get("dest_checked") and context["ti"].try_number <= 1:
+            # the plan compared these objects with the destination already; a retry checks
+            # again, because the failed attempt may have copied some of them
+            options = dataclasses.replace(options, skip_existing=False)
+        results = copy_payload(s3, items, options, threads=self.threads, progress=progress)
         work_bucket, prefix = self.work(context)
         s3.put_object(
             Bucket=work_bucket,

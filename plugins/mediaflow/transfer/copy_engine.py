@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from mediaflow.transfer.inventory import clean_etag
 from mediaflow.transfer.parts import PartRange, choose_part_size, iter_parts
-from mediaflow.transfer.planning import CopyItem, initial_part_size
+from mediaflow.transfer.planning import CopyItem, initial_part_size, is_up_to_date
 from mediaflow.transfer.retry import call_with_retry
 
 log = logging.getLogger(__name__)
@@ -241,19 +241,14 @@ class CopyEngine:
         return choose_part_size(item.size, self.options.part_size_floor)
 
     def _up_to_date(self, item: CopyItem) -> bool:
-        """The destination already holds this object: same size, and the same ETag, or the
-        ETag our own multipart copy of it would have (same part count, newer than the source)."""
+        """The destination already holds this object (see `planning.is_up_to_date`)."""
         head = self._head(item.dest_bucket, item.dest_key)
-        if head is None or int(head["ContentLength"]) != item.size:
+        if head is None:
             return False
-        etag = clean_etag(head.get("ETag"))
-        if etag == item.etag:
-            return True
-        if self.options.sse_kms_key_id and head.get("ServerSideEncryption") == "aws:kms":
+        size, etag = int(head["ContentLength"]), clean_etag(head.get("ETag"))
+        if size == item.size and self.options.sse_kms_key_id and head.get("ServerSideEncryption") == "aws:kms":
             return True  # under SSE-KMS the ETag is no MD5: size is all there is to compare
-        if item.size > self.options.multipart_threshold and "-" in etag:
-            return etag.rsplit("-", 1)[1] == str(-(-item.size // self._part_size(item)))
-        return False
+        return is_up_to_date(item.size, item.etag, size, etag, self.options.multipart_threshold)
 
     def _verify(self, item: CopyItem, expected_etag: str | None) -> None:
         head = self._head(item.dest_bucket, item.dest_key)

@@ -20,7 +20,7 @@ import math
 import re
 import shutil
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -88,6 +88,33 @@ def initial_part_size(multipart_threshold: int) -> int:
     return max(MIN_PART_SIZE, min(DEFAULT_PART_SIZE, multipart_threshold))
 
 
+def is_up_to_date(size: int, etag: str, dest_size: int, dest_etag: str, multipart_threshold: int) -> bool:
+    """Same size, and the same ETag or the ETag our own multipart copy would have given it
+    (a multipart copy's ETag depends on the part size, so only its part count can be compared)."""
+    if dest_size != size:
+        return False
+    if dest_etag == etag:
+        return True
+    if size > multipart_threshold and "-" in dest_etag:
+        part_size = choose_part_size(size, initial_part_size(multipart_threshold))
+        return dest_etag.rsplit("-", 1)[1] == str(part_count(size, part_size))
+    return False
+
+
+class SortedLookup:
+    """Find keys in a sorted listing when they are asked for in ascending order: a merge join,
+    one ListObjectsV2 request per 1,000 destination keys instead of a HEAD per object."""
+
+    def __init__(self, listing: Iterable[SourceObject]) -> None:
+        self._it = iter(listing)
+        self._cur = next(self._it, None)
+
+    def __call__(self, key: str) -> SourceObject | None:
+        while self._cur is not None and self._cur.key < key:
+            self._cur = next(self._it, None)
+        return self._cur if self._cur is not None and self._cur.key == key else None
+
+
 @dataclass
 class SpreadObject:
     """An object whose parts go to several payloads; one step completes its upload."""
@@ -116,8 +143,19 @@ class PayloadDescriptor:
 class Planner:
     """Feed it inventory rows with `add`, then `pack`, then `write_manifests`."""
 
-    def __init__(self, router: Router, object_filter: ObjectFilter, limits: PlanLimits, spool_dir: Path) -> None:
+    def __init__(
+        self,
+        router: Router,
+        object_filter: ObjectFilter,
+        limits: PlanLimits,
+        spool_dir: Path,
+        dest_lookup: Callable[[str], SourceObject | None] | None = None,
+    ) -> None:
+        """`dest_lookup(dest_key)`, when given, says what the destination holds; up-to-date
+        objects are then skipped here and the copy tasks need not check them again."""
         self.router = router
+        self.dest_lookup = dest_lookup
+        self.skipped = 0
         self.filter = object_filter
         self.limits = limits
         spool_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +189,15 @@ class Planner:
             msg = f"s3://{row.bucket}/{row.key} matches no route; add a route for its type or a '*' route"
             self._reject(Rejected(row.bucket, row.key, row.version_id, "NoRoute", 0, msg), failed=False)
             return
+        if self.dest_lookup is not None:
+            dest = self.dest_lookup(target[1])
+            if dest is not None and is_up_to_date(
+                row.size, row.etag, dest.size, dest.etag, self.limits.multipart_threshold
+            ):
+                self.skipped += 1
+                msg = "destination already up to date"
+                self._reject(Rejected(row.bucket, row.key, row.version_id, "", 200, msg), failed=False)
+                return
         item = CopyItem(row.bucket, row.key, row.version_id, row.size, row.etag, target[0], target[1])
         self.offsets.append(self._spool.tell())
         self._spool.write(encode_item(item))
@@ -337,6 +384,8 @@ class Planner:
             "bytes": self.total_bytes,
             "filtered_out": self.filtered,
             "rejected": self.rejected,
+            "skipped_up_to_date": self.skipped,
+            "destination_checked": self.dest_lookup is not None,
             "rejected_failed": self.rejected_failed,
             "payloads": len(self.payloads),
             "spread_objects": len(self.spread),
