@@ -241,6 +241,41 @@ class AirflowProcesses:
         resp.raise_for_status()
         return resp.json()["task_instances"]
 
+    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
+        resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents")
+        resp.raise_for_status()
+        return resp.json()["asset_events"]
+
+    def event_runs(self, dag_id: str, key: str) -> list[dict]:
+        """Asset-triggered runs of `dag_id` whose triggering event names S3 object `key`.
+
+        Matching on the key (URL-encoded, as S3 sends it) rather than on "the newest run" keeps
+        concurrent uploads, and the fan-out of one upload to several DAGs, apart.
+        """
+        from urllib.parse import quote_plus
+
+        needles = (quote_plus(key), key)
+        matched = []
+        for run in self.dag_runs(dag_id):
+            if run["run_type"] != "asset_triggered":
+                continue
+            events = json.dumps(self.upstream_asset_events(dag_id, run["dag_run_id"]))
+            if any(n in events for n in needles):
+                matched.append(run)
+        return matched
+
+    def wait_for_event_run(self, dag_id: str, key: str, timeout: float = 240) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.event_runs(dag_id, key)
+            if runs:
+                return runs[0]
+            time.sleep(2)
+        raise TimeoutError(
+            f"no asset-triggered run of {dag_id} for {key!r} within {timeout:.0f}s\n"
+            f"--- triggerer ---\n{self.logs('triggerer')}\n--- scheduler ---\n{self.logs('scheduler')}"
+        )
+
     def dag_runs(self, dag_id: str) -> list[dict]:
         resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100})
         resp.raise_for_status()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ffprobe, make_audio_only, make_video, run_dag
+from tests.helpers import ffprobe, make_audio_only, make_video, run_dag, set_rotation
 
 TABLE = "mediaflow-videos"
 
@@ -189,27 +189,6 @@ def test_inputs_of_other_shapes(s3, ddb, make_bucket, media, tmp_path, filename,
     log = capfd.readouterr().out
     assert f"ffmpeg s3://{bucket}/in/{filename}: 12.0s of 12.0s, 100%" in log, "the task log shows ffmpeg progress"
 
-
-def set_rotation(path: Path, degrees: int) -> Path:
-    """A display matrix by stream copy: ffmpeg 5.1 writes the `rotate` tag as one on a copy."""
-    rotated = path.with_name("rotated-" + path.name)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(path),
-            "-c",
-            "copy",
-            "-metadata:s:v:0",
-            f"rotate={degrees}",
-            str(rotated),
-        ],
-        check=True,
-    )
-    return rotated
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "audio-only"])

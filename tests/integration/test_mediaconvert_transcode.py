@@ -4,7 +4,6 @@ waited for by the real triggerer, and the renditions land in S3."""
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 
@@ -15,27 +14,16 @@ pytestmark = pytest.mark.integration
 DAG_ID = "mediaconvert_transcode"
 
 
-def _wait_for_event_run(cluster, known: set[str], timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in cluster.dag_runs(DAG_ID):
-            if run["dag_run_id"] not in known and run["run_type"] == "asset_triggered":
-                return run
-        time.sleep(2)
-    raise TimeoutError(f"no asset-triggered run of {DAG_ID} within {timeout:.0f}s\n{cluster.logs('triggerer')}")
-
-
 def test_an_upload_is_transcoded_with_the_wait_in_the_triggerer(airflow_cluster, tmp_path):
     stack = airflow_cluster.stack
     s3 = stack.boto3_client("s3")
     stem = f"mc event {secrets.token_hex(3)}"
     key = f"{UPLOAD_PREFIX}{stem}.mp4"  # arrives URL-encoded in the event
     airflow_cluster.unpause(DAG_ID)
-    known = {r["dag_run_id"] for r in airflow_cluster.dag_runs(DAG_ID)}
 
     s3.upload_file(str(make_video(tmp_path / "e.mp4", 1.0, width=1280, height=720)), BUCKETS["media"], key)
 
-    run = _wait_for_event_run(airflow_cluster, known, timeout=240)
+    run = airflow_cluster.wait_for_event_run(DAG_ID, key, timeout=240)
     state = airflow_cluster.wait(DAG_ID, run["dag_run_id"], timeout=300)
     assert state == "success", airflow_cluster.task_instances(DAG_ID, run["dag_run_id"])
     mc = stack.boto3_client("mediaconvert")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
@@ -25,30 +24,16 @@ def _indexed(stack, bucket: str, key: str) -> list[dict]:
     return parents + [i for i in items if parents and i.get("parent_video") == parents[0]["VideoId"]]
 
 
-def _wait_for_event_run(cluster, known: set[str], timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in cluster.dag_runs(DAG_ID):
-            if run["dag_run_id"] not in known and run["run_type"] == "asset_triggered":
-                return run
-        time.sleep(2)
-    raise TimeoutError(
-        f"no asset-triggered run of {DAG_ID} within {timeout:.0f}s\n"
-        f"--- triggerer ---\n{cluster.logs('triggerer')}\n--- scheduler ---\n{cluster.logs('scheduler')}"
-    )
-
-
 def test_an_upload_event_starts_a_run_that_segments_the_video(airflow_cluster, tmp_path):
     stack = airflow_cluster.stack
     s3 = stack.boto3_client("s3")
     bucket = BUCKETS["media"]
     key = f"{UPLOAD_PREFIX}event clip {secrets.token_hex(3)}.mp4"  # the event carries it as `event+clip+...`
     airflow_cluster.unpause(DAG_ID)
-    known = {r["dag_run_id"] for r in airflow_cluster.dag_runs(DAG_ID)}
 
     s3.upload_file(str(make_video(tmp_path / "clip.mp4", 4, width=160, height=120, gop=25)), bucket, key)
 
-    run = _wait_for_event_run(airflow_cluster, known, timeout=240)
+    run = airflow_cluster.wait_for_event_run(DAG_ID, key, timeout=240)
     state = airflow_cluster.wait(DAG_ID, run["dag_run_id"], timeout=240)
     tis = airflow_cluster.task_instances(DAG_ID, run["dag_run_id"])
     assert state == "success", tis
