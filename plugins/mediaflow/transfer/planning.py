@@ -164,6 +164,7 @@ class Planner:
         self._rejected: IO[bytes] = gzip.open(spool_dir / "rejected.jsonl.gz", "wb", compresslevel=1)  # noqa: SIM115
         self.sizes = array("q")
         self.offsets = array("q")
+        self._pos = 0
         self.seen = 0
         self.filtered = 0
         self.rejected = 0
@@ -199,8 +200,10 @@ class Planner:
                 self._reject(Rejected(row.bucket, row.key, row.version_id, "", 200, msg), failed=False)
                 return
         item = CopyItem(row.bucket, row.key, row.version_id, row.size, row.etag, target[0], target[1])
-        self.offsets.append(self._spool.tell())
-        self._spool.write(encode_item(item))
+        line = encode_item(item)
+        self.offsets.append(self._pos)  # counted, not tell(): tell() costs more than the write
+        self._pos += len(line)
+        self._spool.write(line)
         self.sizes.append(row.size)
         self.total_bytes += row.size
 

@@ -119,8 +119,10 @@ class Router:
             r = self.routes[0]
         else:
             ext = extension(key)
-            r = next((r for r in self.routes if r.matches(ext)), None)
-            if r is None:
+            for r in self.routes:  # noqa: B007 - the matching route is used below
+                if "*" in r.file_types or ext in r.file_types:
+                    break
+            else:
                 return None
         sp = self.source_prefix
         rest = key[len(sp) :] if sp and key.startswith(sp) else key
