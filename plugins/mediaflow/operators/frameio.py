@@ -160,7 +160,7 @@ class FrameioTransferOperator(BaseOperator):
         *,
         batch: dict[str, Any],
         multipart_threshold: int | str = 64 * 1024 * 1024,
-        part_size: int | str = 16 * 1024 * 1024,
+        part_size: int | str = 8 * 1024 * 1024,
         max_concurrency: int | str = 8,
         frameio_conn_id: str = "frameio_default",
         aws_conn_id: str = "aws_default",
@@ -231,7 +231,7 @@ def frameio_backup_tasks(*, targets: Any, targets_variable: str | None = None) -
     FrameioTransferOperator.partial(
         task_id="transfer",
         multipart_threshold="{{ var.value.get('frameio_backup_multipart_threshold', 67108864) | int }}",
-        part_size="{{ var.value.get('frameio_backup_part_size', 16777216) | int }}",
+        part_size="{{ var.value.get('frameio_backup_part_size', 8388608) | int }}",
         max_concurrency="{{ var.value.get('frameio_backup_max_concurrency', 8) | int }}",
     ).expand(batch=resolve_task.output)
     return resolve_task

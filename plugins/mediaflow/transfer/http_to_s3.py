@@ -62,10 +62,11 @@ class _Expired(_Retryable):
 class TransferConfig:
     multipart_threshold: int = 64 * MiB
     #: starting part size; doubled by `choose_part_size` until the object fits in 10,000 parts
-    part_size: int = 16 * MiB
+    part_size: int = 8 * MiB
     max_concurrency: int = 8
-    #: upper bound on part bytes held at once (window x part size)
-    memory_budget: int = 192 * MiB
+    #: upper bound on part bytes held at once (window x part size); botocore may hold a second
+    #: copy of a part while sending it, so peak RSS is about interpreter + 2 x budget
+    memory_budget: int = 96 * MiB
     part_attempts: int = 5
     url_refreshes: int = 5
     backoff_base: float = 0.5
