@@ -8,6 +8,7 @@ The engines are called exactly as the operators call them; only the Airflow wiri
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import resource
@@ -29,6 +30,33 @@ def _client(threads: int, service: str = "s3", endpoint: str | None = None) -> A
         endpoint_url=endpoint or os.environ["BENCH_S3_ENDPOINT"],
         config=Config(**client_config_kwargs(threads)),
     )
+
+
+def _count_requests(client: Any) -> collections.Counter[str]:
+    """Count API calls by operation (HeadObject, CopyObject, ...): requests per object is the
+    first thing to compare with the ceiling script."""
+    counts: collections.Counter[str] = collections.Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counts[model.name] += 1
+
+    client.meta.events.register("before-call.s3.*", count)
+    return counts
+
+
+def _timed(cls: type, names: tuple[str, ...], steps: dict[str, float]) -> None:
+    """Wrap methods so the time spent in each (wall seconds, summed over calls) is reported."""
+    for name in names:
+        original = getattr(cls, name)
+
+        def wrapper(*args: Any, _original: Any = original, _key: str = f"{cls.__name__}.{name}", **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                steps[_key] = steps.get(_key, 0.0) + time.perf_counter() - started
+
+        setattr(cls, name, wrapper)
 
 
 def _maxrss_mib() -> float:
@@ -58,6 +86,7 @@ def copy(args: argparse.Namespace) -> None:
     from mediaflow.transfer.routing import Router
 
     s3 = _client(args.threads)
+    requests = _count_requests(s3)
     started = time.perf_counter()
     router = Router.from_conf(None, args.dst_bucket, args.dst_prefix, args.src_prefix)
     items = []
@@ -71,12 +100,14 @@ def copy(args: argparse.Namespace) -> None:
     failed = [r for r in results if r.status == FAILED]
     if failed:
         sys.exit(f"{len(failed)} of {len(results)} failed, first: {failed[0].message}")
-    _emit(started, objects=len(results), list_s=listed - started, engine_s=done - listed)
+    calls = {f"requests_{op}": n for op, n in requests.items()}
+    _emit(started, objects=len(results), list_s=listed - started, engine_s=done - listed, **calls)
 
 
 def ceiling(args: argparse.Namespace) -> None:
     """The server's ceiling: list, then one CopyObject per key on a thread pool, nothing else."""
     s3 = _client(args.threads)
+    requests = _count_requests(s3)
     started = time.perf_counter()
     keys = [
         o["Key"]
@@ -94,7 +125,8 @@ def ceiling(args: argparse.Namespace) -> None:
     listed = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         list(pool.map(one, keys))
-    _emit(started, objects=len(keys), list_s=listed - started, engine_s=time.perf_counter() - listed)
+    calls = {f"requests_{op}": n for op, n in requests.items()}
+    _emit(started, objects=len(keys), list_s=listed - started, engine_s=time.perf_counter() - listed, **calls)
 
 
 def http(args: argparse.Namespace) -> None:
@@ -140,8 +172,14 @@ def plan(args: argparse.Namespace) -> None:
 def segment(args: argparse.Namespace) -> None:
     """W5: the segment-and-index operator's work (probe, ffmpeg copy-mode segment, parallel
     upload, DynamoDB index) for one video, without a scheduler around it."""
+    from mediaflow.hooks.ffmpeg import FfmpegHook
+    from mediaflow.operators.video_index_table import VideoIndexTable
     from mediaflow.operators.video_segment import VideoSegmentIndexOperator
 
+    steps: dict[str, float] = {}
+    _timed(VideoSegmentIndexOperator, ("_head", "_open", "_segment", "_upload", "_already_indexed"), steps)
+    _timed(FfmpegHook, ("probe", "run", "presigned_url"), steps)
+    _timed(VideoIndexTable, ("put", "check_conflicts", "get"), steps)
     op = VideoSegmentIndexOperator(
         task_id="bench_segment",
         video={"bucket": args.bucket, "key": args.key},
@@ -155,9 +193,8 @@ def segment(args: argparse.Namespace) -> None:
     )
     started = time.perf_counter()
     result = op.execute({})
-    _emit(
-        started, engine_s=time.perf_counter() - started, segments=result.get("segments", 0), status=result.get("status")
-    )
+    timings = {f"step_{k}_s": round(v, 3) for k, v in steps.items()}
+    _emit(started, engine_s=time.perf_counter() - started, segments=result.get("segments", 0), **timings)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,17 +3,20 @@ venv: `pip install py-spy`; it is not a project dependency).
 
     python -m bench.profile W1        # the copy engine on W1's objects
     python -m bench.profile W7        # the raw CopyObject script (the ceiling), for comparison
-    python -m bench.profile W4 | W6
+    python -m bench.profile W4        # HttpToS3 on a 1 GiB file from the local Range server
+    python -m bench.profile W6        # the planner on a 1,000,000-row inventory
 
-Writes a flame graph (SVG) and py-spy's collapsed stacks, plus a text summary of the hottest
-functions, to bench/results/profiles/<id>-<engine>.*
+Writes py-spy's collapsed stacks (feed them to flamegraph.pl or speedscope for a picture) and a
+text summary of where the time goes to bench/results/profiles/<id>-<engine>.*
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import gzip
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from bench.context import DST, SRC, Context
 from bench.core import GiB, run_tool
 from bench.paths import RESULTS, WORK, tool
 from bench.peers import Peers
-from bench.servers import start_seaweedfs
+from bench.servers import free_port, start_seaweedfs, stop_pid, wait_http
 
 
 def _step(frames: list[str]) -> str:
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("workload", choices=["W1", "W7", "W4", "W6"])
     parser.add_argument("--out", type=Path, default=RESULTS / "profiles")
-    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--rate", type=int, default=50)
     args = parser.parse_args(argv)
     spy = tool("py-spy")
     if not spy:
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     server = start_seaweedfs(work, work / "seaweedfs.log")
+    http = None
     try:
         ctx = Context(server, Peers(server, work), work, quick=False, runs=1)
         if args.workload in ("W1", "W7"):
@@ -91,19 +95,33 @@ def main(argv: list[str] | None = None) -> int:
             engine = "plan"
             cmd = ctx.ours("plan", "--manifest-uri", uri, "--dst-bucket", DST, "--work", str(work))
         else:
-            raise SystemExit("W4: run bench.workload_http's server by hand; not wired here yet")
+            size = 1024**3
+            ctx.write_file(work / "http" / "original.mov", size, seed=4)
+            port = free_port()
+            http = subprocess.Popen(
+                [sys.executable, "-m", "bench.http_server", "--dir", str(work / "http"), "--port", str(port)],
+                env={**ctx.ours_env()},
+                start_new_session=True,
+            )
+            url = f"http://127.0.0.1:{port}/original.mov"
+            wait_http(url, proc=http)
+            engine = "http"
+            cmd = ctx.ours("http", "--url", url, "--bucket", DST, "--key", "profile/original.mov", "--size", str(size))
         args.out.mkdir(parents=True, exist_ok=True)
         stem = args.out / f"{args.workload}-{engine}"
         collapsed = work / "profile.collapsed"
-        for fmt, output in (("flamegraph", Path(str(stem) + ".svg")), ("raw", collapsed)):
-            ctx.clean_dst("profile/")
-            spy_cmd = [spy, "record", "--subprocesses", "--threads", "--rate", str(args.rate)]
-            spy_cmd += ["--format", fmt, "--output", str(output), "--", *cmd]
-            print(run_tool(spy_cmd, ctx.ours_env())[-400:])
+        ctx.clean_dst("profile/")
+        # --nonblocking: never pause the engine's threads (a paused pool distorts the waits)
+        spy_cmd = [spy, "record", "--nonblocking", "--threads", "--rate", str(args.rate), "--format", "raw"]
+        spy_cmd += ["--output", str(collapsed), "--", *cmd]
+        print(run_tool(spy_cmd, ctx.ours_env())[-400:])
+        Path(str(stem) + ".collapsed.gz").write_bytes(gzip.compress(collapsed.read_bytes()))
         summary = top_functions(collapsed)
         Path(str(stem) + ".txt").write_text(summary + "\n")
         print(summary)
     finally:
+        if http is not None:
+            stop_pid(http.pid)
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
