@@ -269,3 +269,15 @@ def test_scheduled_backup_reads_targets_variable_and_copies_only_what_is_new(
     assert sum(t["copied"] for t in again.xcoms["transfer"]) == 1
     assert sum(t["skipped_existing"] for t in again.xcoms["transfer"]) == 2
     assert backup_keys(s3, bucket, "Selects/") == {"Selects/a.mov": 500, "Selects/c.mov": 200}
+
+
+def test_empty_folder_succeeds_with_nothing_to_copy(airflow_db, standin, s3, make_bucket):
+    seeded = seed(standin, [{"type": "folder", "name": "Empty", "children": []}])
+    bucket = make_bucket("fio")
+    result = run_dag(
+        "frameio_backup",
+        {"asset_id": asset(seeded, "Empty")["id"], "api_version": "v2", "destination_bucket": bucket},
+    )
+    assert result.state == "success", result.task_states
+    assert result.only_xcom("resolve") == []
+    assert backup_keys(s3, bucket, "Empty/") == {}

@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from mediaflow.webhooks import frameio_signature as sig
 
@@ -76,7 +77,7 @@ def create_app(
     @app.post("/custom-action")
     async def custom_action(request: Request) -> JSONResponse:
         body = await request.body()
-        config = settings()
+        config = await run_in_threadpool(settings)  # a metadata-DB lookup: keep it off the event loop
         reason = sig.verify(
             config["secret"],
             request.headers.get("X-Frameio-Request-Timestamp"),
@@ -103,8 +104,6 @@ def create_app(
         except ValueError as exc:
             return _message("Backup not started", str(exc), 400)
         run_id = sig.run_id_for(action.interaction_id)
-        from starlette.concurrency import run_in_threadpool
-
         created = await run_in_threadpool(trigger, run_id, conf)
         where = f"s3://{conf['destination_bucket']}/{conf['destination_prefix']}".rstrip("/")
         log.info(
