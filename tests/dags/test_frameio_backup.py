@@ -281,3 +281,33 @@ def test_empty_folder_succeeds_with_nothing_to_copy(airflow_db, standin, s3, mak
     assert result.state == "success", result.task_states
     assert result.only_xcom("resolve") == []
     assert backup_keys(s3, bucket, "Empty/") == {}
+
+
+def test_large_folders_are_grouped_into_batches_within_the_mapping_limit(
+    airflow_db, local_stack, standin, s3, make_bucket, monkeypatch
+):
+    import json
+
+    import mediaflow.operators.frameio as frameio_operators
+
+    # the real limit is 1024 mapped tasks; 4 here shows the grouping without 1024 task runs
+    monkeypatch.setattr(frameio_operators, "MAX_MAPPED", 4)
+    files = [{"name": f"shot_{i:02d}.mov", "size": 100 + i} for i in range(10)]
+    seeded = seed(standin, [{"type": "folder", "name": "Many", "children": files}])
+    bucket = make_bucket("fio")
+    result = run_dag(
+        "frameio_backup",
+        {"asset_id": asset(seeded, "Many")["id"], "api_version": "v2", "destination_bucket": bucket},
+    )
+    assert result.state == "success", result.task_states
+    batches = result.only_xcom("resolve")
+    assert len(batches) <= 4
+    assert sum(b["files"] for b in batches) == 10
+    assert len(result.task_states["transfer"]) == len(batches)
+    assert backup_keys(s3, bucket, "Many/") == {f"Many/shot_{i:02d}.mov": 100 + i for i in range(10)}
+    # plans and XCom carry descriptors only: no download URLs, no credentials
+    plan_bucket, _, plan_key = batches[0]["plan_uri"][5:].partition("/")
+    plan = content(s3, plan_bucket, plan_key).decode()
+    for secret in (local_stack.frameio_token, local_stack.frameio_client_secret, "/originals/"):
+        assert secret not in plan
+        assert secret not in json.dumps(result.xcoms)
