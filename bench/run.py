@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-dag", action="store_true", help="skip W1's `airflow dags test` timing")
     parser.add_argument("--dag-runs", type=int, default=None, help="W1 DAG runs (default: min(runs, 3))")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and chart.png go")
-    parser.add_argument("--work", type=Path, default=WORK, help="scratch space, deleted afterwards")
+    parser.add_argument("--work", type=Path, default=WORK / "run", help="scratch space, deleted afterwards")
     parser.add_argument("--keep-work", action="store_true", help="do not delete the scratch space")
     return parser.parse_args(argv)
 
