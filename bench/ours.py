@@ -153,13 +153,25 @@ def ceiling(args: argparse.Namespace) -> None:
 
 
 def http(args: argparse.Namespace) -> None:
-    """The Frame.io path: ranged GETs from an HTTP server into an S3 multipart upload."""
-    from mediaflow.transfer.http_to_s3 import HttpToS3, TransferSpec
+    """The Frame.io path: ranged GETs from an HTTP server into an S3 multipart upload, with the
+    client, session and settings the backup operator builds (its defaults: 8 parts at once)."""
+    import boto3
+    import requests as http_requests
+    from botocore.config import Config
+    from requests.adapters import HTTPAdapter
 
-    s3 = _client(8)
+    from mediaflow.transfer.http_to_s3 import HttpToS3, TransferConfig, TransferSpec
+
+    concurrency = 8
+    s3 = boto3.client(
+        "s3", endpoint_url=os.environ["BENCH_S3_ENDPOINT"], config=Config(max_pool_connections=concurrency + 4)
+    )
+    session = http_requests.Session()
+    session.mount("http://", HTTPAdapter(pool_maxsize=concurrency + 2))
+    engine = HttpToS3(s3, session, TransferConfig(max_concurrency=concurrency))
     started = time.perf_counter()
-    result = HttpToS3(s3).transfer(TransferSpec(url=args.url, bucket=args.bucket, key=args.key, size=args.size))
-    _emit(started, engine_s=time.perf_counter() - started, bytes=result.size, parts=result.parts, mode=result.mode)
+    result = engine.transfer(TransferSpec(url=args.url, bucket=args.bucket, key=args.key, size=args.size))
+    _emit(started, engine_s=time.perf_counter() - started, bytes=result.size, parts=result.parts)
 
 
 def plan(args: argparse.Namespace) -> None:
