@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from tests.helpers import require
 
 PG_HOST, PG_PORT, REDIS_PORT = "127.0.0.1", 5432, 6379
+WORKER_CONCURRENCY = 2
+COPY_CAP = 3
 START_HINT = {
     "postgres": "start PostgreSQL on 127.0.0.1:5432 with trust auth "
     "(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)",
@@ -57,6 +59,9 @@ def celery_env(db_url: str, queue: str) -> dict[str, str]:
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{PG_HOST}:{REDIS_PORT}/0",
         "AIRFLOW__CELERY__RESULT_BACKEND": backend,
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
         "AIRFLOW__CORE__PARALLELISM": "16",
+        # the per-run copy cap (max_active_tis_per_dagrun) is below the 2 x 2 worker slots, so
+        # it is the binding limit the test observes, and no single worker can take every task
+        "MEDIAFLOW_MAX_PARALLEL_PAYLOADS": str(COPY_CAP),
     }

@@ -36,7 +36,7 @@ def celery_cluster(local_stack, tmp_path_factory):
     import secrets
 
     from include.local_stack.airflow_local import AirflowProcesses
-    from tests.integration.celery_cluster import celery_env, fresh_database, require_services
+    from tests.integration.celery_cluster import WORKER_CONCURRENCY, celery_env, fresh_database, require_services
 
     require_services()
     queue = f"mediaflow-{secrets.token_hex(4)}"
@@ -52,7 +52,7 @@ def celery_cluster(local_stack, tmp_path_factory):
         try:
             cluster.start()
             for name in cluster.workers:
-                cluster.start_celery_worker(name, queue)
+                cluster.start_celery_worker(name, queue, concurrency=WORKER_CONCURRENCY)
             yield cluster
         except BaseException:
             for name in ("api-server", "scheduler", "triggerer", *cluster.workers):

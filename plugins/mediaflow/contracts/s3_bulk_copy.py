@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from airflow.sdk import Param
 
 from mediaflow.contracts import fields
 
 GiB = 1024**3
+#: per-run cap on concurrent copy tasks; read when the DAG file is parsed (see the Param)
+MAX_PARALLEL_PAYLOADS_ENV = "MEDIAFLOW_MAX_PARALLEL_PAYLOADS"
+MAX_PARALLEL_PAYLOADS = max(1, min(1024, int(os.environ.get(MAX_PARALLEL_PAYLOADS_ENV) or 16)))
 STORAGE_CLASSES = [
     "STANDARD",
     "REDUCED_REDUNDANCY",
@@ -98,9 +103,11 @@ PARAMS = {
         minimum=1,
     ),
     "max_parallel_payloads": fields.integer(
-        "Most payload tasks of one run copying at the same time (the DAG's max_active_tis_per_dagrun; "
-        "also bounded by the s3_copy pool).",
-        16,
+        "Most payload tasks of one run copying at the same time (the copy task's max_active_tis_per_dagrun; "
+        "all runs together are bounded by the s3_copy pool). Airflow fixes this when the DAG file is parsed: "
+        f"the deployment sets it with the environment variable {MAX_PARALLEL_PAYLOADS_ENV} on the scheduler and "
+        "dag-processor, and this form shows the value in force; a different value here only logs a warning.",
+        MAX_PARALLEL_PAYLOADS,
         minimum=1,
         maximum=1024,
     ),

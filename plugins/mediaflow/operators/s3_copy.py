@@ -124,6 +124,12 @@ class _BulkCopyBase(BaseOperator):
             return None
 
 
+def _copy_task_cap(context: Any) -> int | None:
+    dag = context.get("dag")
+    task = dag.task_dict.get("copy") if dag is not None else None
+    return getattr(task, "max_active_tis_per_dagrun", None)
+
+
 class S3CopyPlanOperator(_BulkCopyBase):
     """Stream the inventory, filter and route it, pack payloads and write their manifests.
 
@@ -181,8 +187,25 @@ class S3CopyPlanOperator(_BulkCopyBase):
         self.max_payload_objects = max_payload_objects
         self.max_payloads = max_payloads
 
+    def _warn_if_parallelism_differs(self, context: Any) -> None:
+        """Say so when a run asks for a concurrency Airflow cannot give it per run."""
+        from mediaflow.contracts.s3_bulk_copy import MAX_PARALLEL_PAYLOADS_ENV
+
+        asked = (context.get("params") or {}).get("max_parallel_payloads")
+        cap = _copy_task_cap(context)
+        if asked is not None and cap is not None and int(asked) != int(cap):
+            self.log.warning(
+                "max_parallel_payloads=%s was asked for, but this deployment copies at most %s payloads of a run "
+                "at once: Airflow fixes the cap when the DAG file is parsed. Set %s on the scheduler and "
+                "dag-processor to change it.",
+                asked,
+                cap,
+                MAX_PARALLEL_PAYLOADS_ENV,
+            )
+
     def execute(self, context: Any) -> list[dict[str, Any]]:
         started = time.time()
+        self._warn_if_parallelism_differs(context)
         if not self.manifest_uri and not self.source_bucket:
             raise ValueError("nothing to copy: set source_bucket (with source_prefix) or manifest_uri")
         router = Router.from_conf(

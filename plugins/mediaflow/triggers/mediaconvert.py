@@ -75,6 +75,7 @@ class MediaConvertJobTrigger(BaseTrigger):
                 errors = 0
                 status = job.get("Status")
                 if status in TERMINAL_STATUSES:
+                    self.log.info("MediaConvert job %s: %s", self.job_id, status)
                     yield TriggerEvent(
                         {
                             "status": "success",
