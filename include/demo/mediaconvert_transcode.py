@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from include.local_stack.bootstrap import BUCKETS
+from include.local_stack.samples import sample_video
 from include.local_stack.stack import Stack
 
 ORDER = 50
@@ -16,25 +17,10 @@ SAMPLE_KEY = "samples/mediaflow-demo-1080p.mp4"
 DESTINATION = f"s3://{BUCKETS['renditions']}/mediaflow-demo-1080p/"
 
 
-def _sample(path: Path) -> Path:
-    """Two seconds of 1920x1080 test pattern with a tone (real H.264 + AAC)."""
-    subprocess.run(
-        [
-            "ffmpeg", "-v", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "128k", str(path),
-        ],
-        check=True,
-    )  # fmt: skip
-    return path
-
-
 def prepare(stack: Stack) -> tuple[str, dict]:
     s3 = stack.boto3_client("s3")
     with tempfile.TemporaryDirectory() as tmp:
-        s3.upload_file(str(_sample(Path(tmp) / "sample.mp4")), BUCKETS["media"], SAMPLE_KEY)
+        s3.upload_file(str(sample_video(Path(tmp) / "sample.mp4", 2, 1920, 1080)), BUCKETS["media"], SAMPLE_KEY)
     return DAG_ID, {"bucket": BUCKETS["media"], "key": SAMPLE_KEY, "destination": DESTINATION}
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
 from include.local_stack.bootstrap import BUCKETS, VIDEO_TABLE
+from include.local_stack.samples import sample_video
 from include.local_stack.stack import Stack
 
 ORDER = 40
@@ -16,25 +16,10 @@ SAMPLE_KEY = "samples/mediaflow-demo-segments.mp4"
 SEGMENT_PREFIX = "demo/{video_name}/split"
 
 
-def _sample(path: Path) -> Path:
-    """25 seconds of 320x240 test pattern with a tone, a keyframe every 2 s (real H.264 + AAC)."""
-    subprocess.run(
-        [
-            "ffmpeg", "-v", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "25", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "64k", str(path),
-        ],
-        check=True,
-    )  # fmt: skip
-    return path
-
-
 def prepare(stack: Stack) -> tuple[str, dict]:
     s3 = stack.boto3_client("s3")
     with tempfile.TemporaryDirectory() as tmp:
-        s3.upload_file(str(_sample(Path(tmp) / "sample.mp4")), BUCKETS["media"], SAMPLE_KEY)
+        s3.upload_file(str(sample_video(Path(tmp) / "sample.mp4", 25, 320, 240, gop=50)), BUCKETS["media"], SAMPLE_KEY)
     return DAG_ID, {
         "bucket": BUCKETS["media"],
         "key": SAMPLE_KEY,

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from include.local_stack import stack as stack_mod
-from include.local_stack.stack import ROOT, Stack, free_port, stop_pid, wait_http
+from include.local_stack.stack import ROOT, Stack, alive, free_port, stop_pid, wait_http
 
 DEFAULT_HOME = ROOT / ".airflow"
 POOLS = {
@@ -289,7 +289,7 @@ def _state_path(home: Path) -> Path:
 
 def is_up(home: Path = DEFAULT_HOME) -> bool:
     path = _state_path(home)
-    return path.exists() and all(_alive(pid) for pid in json.loads(path.read_text())["pids"].values())
+    return path.exists() and all(alive(pid) for pid in json.loads(path.read_text())["pids"].values())
 
 
 def up(home: Path = DEFAULT_HOME) -> tuple[Stack, AirflowProcesses]:
@@ -308,14 +308,6 @@ def up(home: Path = DEFAULT_HOME) -> tuple[Stack, AirflowProcesses]:
     af.start()
     _state_path(home).write_text(json.dumps({"port": af.port, "pids": {n: p.pid for n, p in af.procs.items()}}))
     return stack, af
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _port_free(port: int) -> bool:

@@ -24,8 +24,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = ROOT / ".local_stack"
-ENV_FILE = ROOT / ".local_stack.env"
+# overridable so tests can run `stack up/down` without touching a developer's running stack
+STATE_DIR = Path(os.environ.get("MEDIAFLOW_STACK_STATE_DIR") or ROOT / ".local_stack")
+ENV_FILE = Path(os.environ.get("MEDIAFLOW_STACK_ENV_FILE") or ROOT / ".local_stack.env")
 HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -270,11 +271,11 @@ def load_state() -> Stack | None:
         return None
     data = json.loads(path.read_text())
     stack = Stack(**data)
-    alive = all(_alive(pid) for pid in stack.pids.values())
-    return stack if alive else None
+    running = all(alive(pid) for pid in stack.pids.values())
+    return stack if running else None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
