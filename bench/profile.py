@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 start_new_session=True,
             )
             url = f"http://127.0.0.1:{port}/original.mov"
-            wait_http(url, proc=http)
+            wait_http(f"http://127.0.0.1:{port}/", proc=http)
             engine = "http"
             cmd = ctx.ours("http", "--url", url, "--bucket", DST, "--key", "profile/original.mov", "--size", str(size))
         args.out.mkdir(parents=True, exist_ok=True)
