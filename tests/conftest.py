@@ -6,6 +6,7 @@ test module imports Airflow.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -98,8 +99,11 @@ def make_bucket(s3, request):
 
     def _make(prefix: str = "t", versioned: bool = False) -> str:
         counter["n"] += 1
-        safe = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
-        name = f"{prefix}-{safe}-{counter['n']}"[:63].strip("-")
+        # readable part from the test name, plus a hash of the full id so that parametrized
+        # cases (whose names share a long prefix) never share a bucket
+        safe = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:32].strip("-")
+        digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]  # noqa: S324 - a name, not security
+        name = f"{prefix}-{safe}-{digest}-{counter['n']}"[:63].strip("-")
         s3.create_bucket(Bucket=name)
         if versioned:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})

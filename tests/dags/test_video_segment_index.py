@@ -190,7 +190,6 @@ def test_inputs_of_other_shapes(s3, ddb, make_bucket, media, tmp_path, filename,
     assert f"ffmpeg s3://{bucket}/in/{filename}: 12.0s of 12.0s, 100%" in log, "the task log shows ffmpeg progress"
 
 
-
 @pytest.mark.parametrize("kind", ["corrupt", "audio-only"])
 def test_unusable_input_fails_cleanly_and_writes_nothing(s3, ddb, make_bucket, media, kind, capfd):
     bucket = make_bucket(f"bad-{kind}")

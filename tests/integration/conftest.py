@@ -30,7 +30,17 @@ def airflow_cluster(local_stack, tmp_path_factory):
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+def pytest_collection_modifyitems(session, config, items):
+    """Run the distributed tests before every other integration test.
+
+    Each deployment's triggerer watches the same upload queues, so two deployments alive at
+    once would take each other's S3 events. The Celery deployment is module-scoped and goes
+    first; the LocalExecutor one (session-scoped) starts only after it has stopped.
+    """
+    items.sort(key=lambda item: 0 if item.get_closest_marker("distributed") else 1)
+
+
+@pytest.fixture(scope="module")
 def celery_cluster(local_stack, tmp_path_factory):
     """api-server, scheduler, dag-processor, triggerer and two Celery workers on PostgreSQL+Redis."""
     import secrets

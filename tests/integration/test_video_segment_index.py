@@ -48,7 +48,10 @@ def test_an_upload_event_starts_a_run_that_segments_the_video(airflow_cluster, t
     assert [i["process_step"] for i in items] == ["upload", "timesplit"]
     assert items[1]["key"] == segments[0]
     mapped = [ti for ti in tis if ti["task_id"] == "segment_and_index"]
-    assert [ti["pool"] for ti in mapped] == ["ffmpeg"]
+    # other uploads of the session may ride in the same run (Airflow folds asset events that
+    # arrived while the DAG was paused into its next run); every segmenting task uses the pool
+    assert mapped
+    assert {ti["pool"] for ti in mapped} == {"ffmpeg"}
 
 
 def test_rest_trigger_with_conf_segments_one_object(airflow_cluster, tmp_path):
