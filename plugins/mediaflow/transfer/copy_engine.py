@@ -163,10 +163,24 @@ def make_result(item: CopyItem, status: str, message: str = "", exc: BaseExcepti
     )
 
 
-def composite_etag(part_etags: list[str]) -> str:
-    """The ETag S3 gives a multipart object: MD5 of the parts' MD5s, then '-' and the count."""
-    digest = hashlib.md5(b"".join(bytes.fromhex(clean_etag(e)) for e in part_etags), usedforsecurity=False)
+def composite_etag(part_etags: list[str]) -> str | None:
+    """The ETag S3 gives a multipart object: MD5 of the parts' MD5s, then '-' and the count.
+
+    None when a part's ETag is not a plain MD5 (S3-compatible servers may answer UploadPartCopy
+    with their own ETag format): the copy is then verified by size alone, not failed."""
+    cleaned = [clean_etag(e) for e in part_etags]
+    if not all(is_plain_md5(e) and _is_hex(e) for e in cleaned):
+        return None
+    digest = hashlib.md5(b"".join(bytes.fromhex(e) for e in cleaned), usedforsecurity=False)
     return f"{digest.hexdigest()}-{len(part_etags)}"
+
+
+def _is_hex(value: str) -> bool:
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
 
 
 def is_plain_md5(etag: str) -> bool:
