@@ -150,3 +150,21 @@ def test_completion_step_aborts_an_upload_with_a_missing_part(client, make_bucke
     result = operator._complete(engine, item, {"upload_id": upload_id, "parts": 3})
     assert result.status == COPIED, result
     assert client.get_object(Bucket=dst, Key="huge.mxf")["Body"].read() == b"h" * (11 * MiB)
+
+
+@pytest.mark.parametrize(
+    ("source_etag", "options", "response", "comparable"),
+    [
+        ("a" * 32, {}, {}, True),
+        ("a" * 32, {}, {"ServerSideEncryption": "AES256"}, True),
+        ("a" * 32, {}, {"ServerSideEncryption": "aws:kms"}, False),  # the bucket's default is KMS
+        ("a" * 32, {"sse_kms_key_id": "alias/media"}, {}, False),
+        ("a" * 32 + "-3", {}, {}, False),  # a multipart source: the copy gets a new ETag
+    ],
+)
+def test_copy_response_etag_verifies_only_when_it_is_an_md5(source_etag, options, response, comparable):
+    from mediaflow.transfer.copy_engine import CopyEngine
+
+    engine = CopyEngine(None, CopyOptions(**options))
+    item = CopyItem("src", "k", None, 10, source_etag, "dst", "k")
+    assert engine._etag_is_md5(item, response) is comparable
