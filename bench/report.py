@@ -89,7 +89,8 @@ def table(results: dict[str, Any]) -> str:
             )
         ours = f"{e['ours']['median_s']:.2f}" + (f" ({'; '.join(extra)})" if extra else "")
         met = "yes" if e["met"] else "**no**"
-        rows.append(f"| {wid} | {e['title']} | {ours} | {peers} | {fmt_ratio(e)} | {e['target']} | {met} |")
+        cells = [wid, e["title"], ours, peers, fmt_ratio(e), e["target"], met]
+        rows.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)
 
 
@@ -163,5 +164,16 @@ def markdown(results: dict[str, Any]) -> str:
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, disk {m['disk']['device']} "
         f"({m['disk']['total_gib']} GiB), {m['os']}, Python {m['python']}. S3 server: SeaweedFS "
         f"({m['tools']['seaweedfs']}) on loopback. Load average (1/5/15 min) {load.get('start')} at the start, "
-        f"{load.get('end')} at the end.\n\n" + table(results) + "\n"
+        f"{load.get('end')} at the end.{_merged_note(results)}\n\n" + table(results) + "\n"
+    )
+
+
+def _merged_note(results: dict[str, Any]) -> str:
+    merged = results.get("merged_from")
+    if not isinstance(merged, dict):
+        return ""
+    load = merged.get("load_average") or {}
+    return (
+        f" {', '.join(merged['workloads'])} come from the earlier full run, finished {merged.get('date')}, on the same "
+        f"machine (load average {load.get('start')} at its start, {load.get('end')} at its end)."
     )

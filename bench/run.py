@@ -8,12 +8,14 @@ python -m bench.run --only W1,W7 --runs 5
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where latest.json and chart.png go")
     parser.add_argument("--work", type=Path, default=WORK / "run", help="scratch space, deleted afterwards")
     parser.add_argument("--keep-work", action="store_true", help="do not delete the scratch space")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other workloads of an existing latest.json (each entry records when it was measured)",
+    )
     return parser.parse_args(argv)
 
 
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(server, Peers(server, work), work, args.quick, runs)
         for wid, fn in selected.items():
             print(f"== {wid}", flush=True)
-            began = time.monotonic()
+            began, load_before = time.monotonic(), load_average()
             try:
                 entry = fn(ctx)
                 if wid == "W1" and not args.no_dag:
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 entry = {"id": wid, "status": "error", "reason": f"{type(exc).__name__}: {exc}"[:500], "met": False}
             entry["duration_s"] = round(time.monotonic() - began, 1)
+            entry["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            entry["load_average"] = {"start": load_before, "end": load_average()}
             print(f"   {wid} took {entry['duration_s']} s", flush=True)
             results["workloads"][wid] = entry
         results["machine"] = machine(work)
@@ -105,7 +114,17 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     results["load_average"]["end"] = load_average()
     results["duration_s"] = round(time.monotonic() - started, 1)
-    write_json(results, args.results / "latest.json")
+    previous = args.results / "latest.json"
+    if args.merge and previous.exists():
+        old = json.loads(previous.read_text())
+        merged = {**old.get("workloads", {}), **results["workloads"]}
+        results["workloads"] = dict(sorted(merged.items()))
+        results["merged_from"] = {
+            "workloads": sorted(set(old.get("workloads", {})) - set(selected)),
+            "date": old.get("machine", {}).get("date"),
+            "load_average": old.get("merged_from", {}).get("load_average") or old.get("load_average"),
+        }
+    write_json(results, previous)
     chart(results, args.results / "chart.png")
     (args.results / "latest.md").write_text(markdown(results))
     print(table(results))
