@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -46,6 +47,18 @@ def _with_dag(ctx: Context, entry: dict[str, Any], runs: int) -> None:
     entry["target"] += "; DAG overhead (wall - engine) <= 15 s + 0.5 s per mapped task"
     entry["engine_met"] = entry["met"]
     entry["met"] = bool(entry["met"] and dag["overhead_met"])
+
+
+def _commit() -> str:
+    """The checkout's commit, with `+dirty` when engine or harness files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "plugins", "bench"], capture_output=True, text=True, cwd=ROOT
+        )
+    except OSError:
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": {},
     }
     started = time.monotonic()
+    commit = _commit()
     server = start_seaweedfs(work, work / "seaweedfs.log")
     print(f"SeaweedFS up after {time.monotonic() - started:.1f} s", flush=True)
     try:
@@ -104,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 entry = {"id": wid, "status": "error", "reason": f"{type(exc).__name__}: {exc}"[:500], "met": False}
             entry["duration_s"] = round(time.monotonic() - began, 1)
             entry["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            entry["commit"] = commit
             entry["load_average"] = {"start": load_before, "end": load_average()}
             print(f"   {wid} took {entry['duration_s']} s", flush=True)
             results["workloads"][wid] = entry
