@@ -150,6 +150,12 @@ class VideoSegmentIndexOperator(BaseOperator):
                 return {**base, "status": "skipped", "reason": "already processed with the same settings"}
             self._check_space(work, size, label, extra=0)
             files = self._segment(ffmpeg, s3, bucket, key, size, source, work, seconds, muxer, ext, label)
+            seg_keys = keys(len(files))
+            # one ffprobe per segment, side by side: each is a short process mostly waiting on I/O
+            with ThreadPoolExecutor(max_workers=max(1, min(4, len(files)))) as pool:
+                infos = list(
+                    pool.map(lambda pair: ffmpeg.probe(str(pair[0]), label=pair[1]), zip(files, seg_keys, strict=True))
+                )
             records = [
                 SegmentRecord(
                     index=i,
@@ -158,9 +164,9 @@ class VideoSegmentIndexOperator(BaseOperator):
                     key=seg_key,
                     name=segment_name(name.name, i),
                     extension=ext,
-                    info=ffmpeg.probe(str(path), label=seg_key),
+                    info=info,
                 )
-                for i, (path, seg_key) in enumerate(zip(files, keys(len(files)), strict=True))
+                for i, (seg_key, info) in enumerate(zip(seg_keys, infos, strict=True))
             ]
             created = iso_now()
             items = [segment_item(r, parent_id, created) for r in records]
