@@ -160,11 +160,11 @@ def http(args: argparse.Namespace) -> None:
     from botocore.config import Config
     from requests.adapters import HTTPAdapter
 
-    from mediaflow.transfer.http_to_s3 import HttpToS3, TransferConfig, TransferSpec
+    from mediaflow.transfer.http_to_s3 import HttpToS3, TransferConfig, TransferSpec, s3_client_config
 
     concurrency = 8
     s3 = boto3.client(
-        "s3", endpoint_url=os.environ["BENCH_S3_ENDPOINT"], config=Config(max_pool_connections=concurrency + 4)
+        "s3", endpoint_url=os.environ["BENCH_S3_ENDPOINT"], config=Config(**s3_client_config(concurrency))
     )
     session = http_requests.Session()
     session.mount("http://", HTTPAdapter(pool_maxsize=concurrency + 2))

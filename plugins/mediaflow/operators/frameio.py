@@ -180,11 +180,11 @@ class FrameioTransferOperator(BaseOperator):
         from requests.adapters import HTTPAdapter
 
         from mediaflow.transfer.frameio_backup import back_up_file
-        from mediaflow.transfer.http_to_s3 import HttpToS3, TransferConfig
+        from mediaflow.transfer.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
 
         concurrency = int(self.max_concurrency)
         s3 = AwsBaseHook(
-            aws_conn_id=self.aws_conn_id, client_type="s3", config=Config(max_pool_connections=concurrency + 4)
+            aws_conn_id=self.aws_conn_id, client_type="s3", config=Config(**s3_client_config(concurrency))
         ).conn
         bucket, _, key = self.batch["plan_uri"][5:].partition("/")
         plan = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())

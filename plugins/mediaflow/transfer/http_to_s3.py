@@ -58,6 +58,16 @@ class _Expired(_Retryable):
     """403 on the signed URL; a fresh one has been fetched, so try again at once."""
 
 
+def s3_client_config(max_concurrency: int) -> dict[str, Any]:
+    """botocore Config arguments for the S3 client an `HttpToS3` shares among its part threads.
+
+    A connection per part in flight. No SHA-256 of each part for the signature: every part
+    carries a CRC32 checksum that S3 verifies, which is what botocore already does on its own
+    over HTTPS; without this, a plain-HTTP endpoint costs a full hash of every byte in Python.
+    """
+    return {"max_pool_connections": max_concurrency + 4, "s3": {"payload_signing_enabled": False}}
+
+
 @dataclass
 class TransferConfig:
     multipart_threshold: int = 64 * MiB
