@@ -173,7 +173,15 @@ def _merged_note(results: dict[str, Any]) -> str:
     if not isinstance(merged, dict):
         return ""
     load = merged.get("load_average") or {}
-    return (
-        f" {', '.join(merged['workloads'])} come from the earlier full run, finished {merged.get('date')}, on the same "
-        f"machine (load average {load.get('start')} at its start, {load.get('end')} at its end)."
-    )
+    own = [
+        f"{w} at {e['measured_at'][11:16]} UTC (load {e['load_average']['start'][0]} to {e['load_average']['end'][0]})"
+        for w, e in sorted(results["workloads"].items())
+        if "measured_at" in e
+    ]
+    note = f" Re-measured one by one on the same machine: {'; '.join(own)}." if own else ""
+    if merged.get("workloads"):
+        note += (
+            f" {', '.join(merged['workloads'])} come from the full run that finished {merged.get('date')} "
+            f"(load average {load.get('start')} at its start, {load.get('end')} at its end)."
+        )
+    return note

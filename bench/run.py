@@ -134,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(previous.read_text())
         merged = {**old.get("workloads", {}), **results["workloads"]}
         results["workloads"] = dict(sorted(merged.items()))
-        results["merged_from"] = {
-            "workloads": sorted(set(old.get("workloads", {})) - set(selected)),
-            "date": old.get("machine", {}).get("date"),
-            "load_average": old.get("merged_from", {}).get("load_average") or old.get("load_average"),
+        earlier = old.get("merged_from") or {}
+        results["merged_from"] = {  # the workloads that carry no measurement time of their own
+            "workloads": [w for w, e in results["workloads"].items() if "measured_at" not in e],
+            "date": earlier.get("date") or old.get("machine", {}).get("date"),
+            "load_average": earlier.get("load_average") or old.get("load_average"),
         }
     write_json(results, previous)
     chart(results, args.results / "chart.png")

@@ -19,7 +19,7 @@ def w1_sizes(quick: bool) -> list[int]:
 
 
 def w2_sizes(quick: bool) -> list[int]:
-    return [12 * MiB] if quick else [2 * GiB]
+    return [80 * MiB] if quick else [2 * GiB]
 
 
 def w3_sizes(quick: bool) -> list[int]:
@@ -128,8 +128,8 @@ def w2(ctx: Context) -> dict[str, Any]:
     `multipart_threshold` so it is copied in parallel parts. If that path fails on this server,
     the failure is the result (with the engine's own message) and ours is timed on the
     single-CopyObject path instead, labelled as such."""
-    threshold = 8 * MiB
-    failure = probe_multipart(ctx, threshold)
+    threshold = 64 * MiB  # parts of 64 MiB, as the peers' chunk sizes
+    failure = probe_multipart(ctx, 8 * MiB)
     if failure:
         threshold = 5 * GiB
     result, _ = run_copy(ctx, "W2", "one 2 GiB object (multipart copy)", w2_sizes(ctx.quick), threshold, big=True)
@@ -138,7 +138,7 @@ def w2(ctx: Context) -> dict[str, Any]:
         result["multipart_error"] = failure
         result["ours"]["settings"]["path"] = "single CopyObject (the multipart path failed, see multipart_error)"
     else:
-        result["ours"]["settings"]["path"] = "UploadPartCopy, 8 MiB floor doubled to fit 10,000 parts, 32 threads"
+        result["ours"]["settings"]["path"] = "UploadPartCopy in 64 MiB parts (multipart_threshold 64 MiB), 32 threads"
     return result
 
 
