@@ -181,7 +181,8 @@ def _merged_note(results: dict[str, Any]) -> str:
     note = f" Re-measured one by one on the same machine: {'; '.join(own)}." if own else ""
     if merged.get("workloads"):
         note += (
-            f" {', '.join(merged['workloads'])} come from the full run that finished {merged.get('date')} "
+            f" {', '.join(merged['workloads'])} {'comes' if len(merged['workloads']) == 1 else 'come'} from the full run "
+            f"that finished {merged.get('date')} "
             f"(load average {load.get('start')} at its start, {load.get('end')} at its end)."
         )
     return note
