@@ -168,3 +168,30 @@ def test_copy_response_etag_verifies_only_when_it_is_an_md5(source_etag, options
     engine = CopyEngine(None, CopyOptions(**options))
     item = CopyItem("src", "k", None, 10, source_etag, "dst", "k")
     assert engine._etag_is_md5(item, response) is comparable
+
+
+def test_parts_in_flight_per_object_are_capped(client, make_bucket):
+    """A 2-part cap holds even with 8 threads free, and the copy is still byte-exact."""
+    import threading
+
+    src, dst = make_bucket("src"), make_bucket("dst")
+    body = bytes(range(256)) * (31 * MiB // 256)
+    client.put_object(Bucket=src, Key="reel.mxf", Body=body)
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def started(**_):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+
+    def finished(**_):
+        with lock:
+            in_flight[0] -= 1
+
+    client.meta.events.register("before-call.s3.UploadPartCopy", started)
+    client.meta.events.register("after-call.s3.UploadPartCopy", finished)
+    options = CopyOptions(multipart_threshold=5 * MiB, parts_in_flight=2)
+    [result] = copy_payload(client, [_item(client, src, "reel.mxf", dst)], options, threads=8)
+    assert result.status == COPIED
+    assert peak[0] == 2, f"7 parts with 8 threads: expected exactly 2 in flight at the peak, saw {peak[0]}"
+    assert client.get_object(Bucket=dst, Key="reel.mxf")["Body"].read() == body

@@ -46,6 +46,9 @@ class CopyOptions:
     sse_kms_key_id: str | None = None
     attempts: int = 5
     retry_base: float = 0.5
+    #: UploadPartCopy requests of one object in flight at once; the rest of the pool is free for
+    #: other objects, and the server is not asked for dozens of ranges of one object together
+    parts_in_flight: int = 8
 
     @property
     def part_size_floor(self) -> int:
@@ -201,6 +204,7 @@ class _Upload:
         self.remaining = len(parts)
         self.error: BaseException | None = None
         self.lock = threading.Lock()
+        self.slots: threading.Semaphore | None = None
 
 
 class CopyEngine:
@@ -339,6 +343,13 @@ class CopyEngine:
         return _Upload(item, upload_id, list(iter_parts(item.size, self._part_size(item))), owned=True)
 
     def _copy_part(self, upload: _Upload, part: PartRange) -> None:
+        if upload.slots is None:
+            self._copy_part_now(upload, part)
+            return
+        with upload.slots:
+            self._copy_part_now(upload, part)
+
+    def _copy_part_now(self, upload: _Upload, part: PartRange) -> None:
         item = upload.item
         try:
             if upload.error is None:
@@ -408,6 +419,7 @@ class CopyEngine:
                         if item.first_part <= p.number <= item.last_part
                     ]
                     upload = _Upload(item, item.upload_id or "", parts, owned=False)
+                    upload.slots = threading.Semaphore(self.options.parts_in_flight)
                     futures += [pool.submit(self._copy_part, upload, p) for p in parts]
                 elif item.size > threshold:
                     large.append(item)
@@ -418,6 +430,7 @@ class CopyEngine:
             for started in starts:
                 upload = started.result()
                 if upload is not None:
+                    upload.slots = threading.Semaphore(self.options.parts_in_flight)
                     futures += [pool.submit(self._copy_part, upload, p) for p in upload.parts]
             wait(futures)
             for future in futures:
