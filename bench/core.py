@@ -120,7 +120,8 @@ def run_tool(args: list[str] | str, env: dict[str, str], *, cwd: str | None = No
         check=False,
     )
     if proc.returncode != 0:
-        name = args if isinstance(args, str) else " ".join(args[:3])
+        # the program's own name, not its path: results are committed and shared
+        name = args if isinstance(args, str) else " ".join([os.path.basename(args[0]), *args[1:3]])
         tail = (proc.stderr or proc.stdout).decode(errors="replace")[-1500:]
         raise ToolFailed(f"{name} exited {proc.returncode}: {tail}")
     return proc.stdout.decode(errors="replace")
