@@ -193,5 +193,6 @@ def test_parts_in_flight_per_object_are_capped(client, make_bucket):
     options = CopyOptions(multipart_threshold=5 * MiB, parts_in_flight=2)
     [result] = copy_payload(client, [_item(client, src, "reel.mxf", dst)], options, threads=8)
     assert result.status == COPIED
-    assert peak[0] == 2, f"7 parts with 8 threads: expected exactly 2 in flight at the peak, saw {peak[0]}"
+    # without the cap, 7 parts on 8 threads overlap far beyond 2
+    assert 1 <= peak[0] <= 2, f"7 parts with 8 threads and a cap of 2: saw {peak[0]} in flight at once"
     assert client.get_object(Bucket=dst, Key="reel.mxf")["Body"].read() == body
