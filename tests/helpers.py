@@ -93,6 +93,17 @@ def run_dag(
     return result
 
 
+def refused_before_a_run(cluster: Any, dag_id: str, conf: dict[str, Any]) -> str:
+    """Trigger `dag_id` with a conf the API server must refuse: HTTP 400 and no run created.
+    Returns the refusal's detail for the caller to check what it names."""
+    cluster.unpause(dag_id)
+    before = len(cluster.dag_runs(dag_id))
+    resp = cluster.post_run(dag_id, conf)
+    assert resp.status_code == 400, (conf, resp.text)
+    assert len(cluster.dag_runs(dag_id)) == before, f"{conf} was refused but a run was created"
+    return resp.json()["detail"]
+
+
 # -- media --------------------------------------------------------------------------------------
 def make_video(
     path: Path,

@@ -211,12 +211,16 @@ class AirflowProcesses:
         resp = self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
         resp.raise_for_status()
 
-    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
-        self.unpause(dag_id)
+    def post_run(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> requests.Response:
+        """POST /api/v2/dags/{dag_id}/dagRuns as the UI and REST callers do; the answer as it is."""
         body: dict[str, Any] = {"conf": conf or {}, "logical_date": None}
         if run_id:
             body["dag_run_id"] = run_id
-        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
+        self.unpause(dag_id)
+        resp = self.post_run(dag_id, conf, run_id)
         if resp.status_code >= 300:
             raise RuntimeError(f"trigger {dag_id} refused ({resp.status_code}): {resp.text}")
         return resp.json()["dag_run_id"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.helpers import refused_before_a_run
+
 pytestmark = pytest.mark.integration
 
 
@@ -26,26 +28,11 @@ def test_trigger_with_conf_runs_to_success(airflow_cluster):
 
 
 def test_invalid_conf_value_is_refused_with_the_param_named(airflow_cluster):
-    dag_id = "mediaflow_healthcheck"
-    airflow_cluster.unpause(dag_id)
-    before = len(airflow_cluster.dag_runs(dag_id))
-    resp = airflow_cluster.api(
-        "POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"conf": {"buckets": ["Not_A_Bucket!"]}, "logical_date": None}
-    )
-    assert resp.status_code == 400
-    assert "buckets" in resp.json()["detail"]
-    assert len(airflow_cluster.dag_runs(dag_id)) == before
+    detail = refused_before_a_run(airflow_cluster, "mediaflow_healthcheck", {"buckets": ["Not_A_Bucket!"]})
+    assert "buckets" in detail
 
 
 def test_unknown_conf_key_is_refused_before_any_run(airflow_cluster):
-    dag_id = "mediaflow_healthcheck"
-    airflow_cluster.unpause(dag_id)
-    before = len(airflow_cluster.dag_runs(dag_id))
-    resp = airflow_cluster.api(
-        "POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"conf": {"bucketz": ["mediaflow-source"]}, "logical_date": None}
-    )
-    assert resp.status_code == 400
-    detail = resp.json()["detail"]
+    detail = refused_before_a_run(airflow_cluster, "mediaflow_healthcheck", {"bucketz": ["mediaflow-source"]})
     assert "'bucketz'" in detail
     assert "buckets" in detail
-    assert len(airflow_cluster.dag_runs(dag_id)) == before
