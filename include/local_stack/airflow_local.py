@@ -145,11 +145,7 @@ class AirflowProcesses:
                 cwd=ROOT,
             )
         self.procs[name] = proc
-        self._write_pids()
         return proc
-
-    def _write_pids(self) -> None:
-        (self.home / "pids.json").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
 
     def start_celery_worker(self, name: str, queue: str, concurrency: int = 4) -> subprocess.Popen:
         """A Celery worker with its own identity (task instances record it) and log-server port."""
@@ -173,7 +169,6 @@ class AirflowProcesses:
         for proc in reversed(list(self.procs.values())):
             stop_pid(proc.pid, timeout=15)
         self.procs.clear()
-        (self.home / "pids.json").unlink(missing_ok=True)
 
     def logs(self, name: str, tail: int = 4000) -> str:
         path = self.home / "process-logs" / f"{name}.log"
@@ -331,7 +326,6 @@ def down(home: Path = DEFAULT_HOME, stack_too: bool = True) -> None:
         for pid in json.loads(path.read_text())["pids"].values():
             stop_pid(pid, timeout=15)
         path.unlink()
-    (home / "pids.json").unlink(missing_ok=True)
     if stack_too:
         stack_mod.stop_recorded()
 

@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # overridable so tests can run `stack up/down` without touching a developer's running stack
 STATE_DIR = Path(os.environ.get("MEDIAFLOW_STACK_STATE_DIR") or ROOT / ".local_stack")
 ENV_FILE = Path(os.environ.get("MEDIAFLOW_STACK_ENV_FILE") or ROOT / ".local_stack.env")
-HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
@@ -66,7 +65,7 @@ class Stack:
     frameio_client_secret: str = ""
     custom_action_secret: str = ""
     pids: dict[str, int] = field(default_factory=dict)
-    procs: list[subprocess.Popen] = field(default_factory=list, repr=False)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
 
     # -- connections -------------------------------------------------------------------------
     def aws_conn(self) -> dict:
@@ -129,7 +128,7 @@ class Stack:
         )
 
     def stop(self) -> None:
-        for proc in self.procs:
+        for proc in self.procs.values():
             stop_pid(proc.pid)
             try:
                 proc.wait(timeout=10)
@@ -179,17 +178,12 @@ def start(
     log_dir: Path,
     *,
     moto_port: int | None = None,
-    mediaconvert_port: int | None = None,
-    frameio_port: int | None = None,
-    with_services: bool = True,
 ) -> Stack:
-    """Start moto server and, where their modules exist, the MediaConvert and Frame.io stand-ins."""
+    """Start moto server, the local MediaConvert service and the Frame.io stand-in."""
     py = sys.executable
     moto_port = moto_port or free_port()
-    procs: list[subprocess.Popen] = []
     moto = _spawn([py, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], log_dir / "moto.log")
-    procs.append(moto)
-    stack = Stack(aws_endpoint=f"http://127.0.0.1:{moto_port}", procs=procs)
+    stack = Stack(aws_endpoint=f"http://127.0.0.1:{moto_port}", procs={"moto": moto})
     stack.custom_action_secret = secrets.token_hex(24)
     stack.frameio_token = secrets.token_hex(16)
     stack.frameio_client_id = "mediaflow-local"
@@ -201,46 +195,40 @@ def start(
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
         }
-        if with_services and (HERE / "mediaconvert_service.py").exists():
-            port = mediaconvert_port or free_port()
-            proc = _spawn(
-                [
-                    py,
-                    "-m",
-                    "include.local_stack.mediaconvert_service",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--s3-endpoint",
-                    stack.aws_endpoint,
-                ],
-                log_dir / "mediaconvert.log",
-                env=aws_env,
-            )
-            procs.append(proc)
-            stack.mediaconvert_endpoint = f"http://127.0.0.1:{port}"
-            wait_http(f"{stack.mediaconvert_endpoint}/healthz", proc=proc)
-        if with_services and (HERE / "frameio_standin.py").exists():
-            port = frameio_port or free_port()
-            proc = _spawn(
-                [py, "-m", "include.local_stack.frameio_standin", "--host", "127.0.0.1", "--port", str(port)],
-                log_dir / "frameio.log",
-                env={
-                    "FRAMEIO_STANDIN_TOKEN": stack.frameio_token,
-                    "FRAMEIO_STANDIN_CLIENT_ID": stack.frameio_client_id,
-                    "FRAMEIO_STANDIN_CLIENT_SECRET": stack.frameio_client_secret,
-                },
-            )
-            procs.append(proc)
-            stack.frameio_url = f"http://127.0.0.1:{port}"
-            wait_http(f"{stack.frameio_url}/healthz", proc=proc)
+        port = free_port()
+        proc = stack.procs["mediaconvert"] = _spawn(
+            [
+                py,
+                "-m",
+                "include.local_stack.mediaconvert_service",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--s3-endpoint",
+                stack.aws_endpoint,
+            ],
+            log_dir / "mediaconvert.log",
+            env=aws_env,
+        )
+        stack.mediaconvert_endpoint = f"http://127.0.0.1:{port}"
+        wait_http(f"{stack.mediaconvert_endpoint}/healthz", proc=proc)
+        port = free_port()
+        proc = stack.procs["frameio"] = _spawn(
+            [py, "-m", "include.local_stack.frameio_standin", "--host", "127.0.0.1", "--port", str(port)],
+            log_dir / "frameio.log",
+            env={
+                "FRAMEIO_STANDIN_TOKEN": stack.frameio_token,
+                "FRAMEIO_STANDIN_CLIENT_ID": stack.frameio_client_id,
+                "FRAMEIO_STANDIN_CLIENT_SECRET": stack.frameio_client_secret,
+            },
+        )
+        stack.frameio_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{stack.frameio_url}/healthz", proc=proc)
     except Exception:
         stack.stop()
         raise
-    stack.pids = {name: p.pid for name, p in zip(["moto", "mediaconvert", "frameio"], procs, strict=False)}
-    if stack.mediaconvert_endpoint is None:
-        stack.pids.pop("mediaconvert", None)
+    stack.pids = {name: proc.pid for name, proc in stack.procs.items()}
     return stack
 
 
