@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import string
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -177,34 +178,28 @@ def composite_etag(part_etags: list[str]) -> str | None:
     None when a part's ETag is not a plain MD5 (S3-compatible servers may answer UploadPartCopy
     with their own ETag format): the copy is then verified by size alone, not failed."""
     cleaned = [clean_etag(e) for e in part_etags]
-    if not all(is_plain_md5(e) and _is_hex(e) for e in cleaned):
+    if not all(is_plain_md5(e) for e in cleaned):
         return None
     digest = hashlib.md5(b"".join(bytes.fromhex(e) for e in cleaned), usedforsecurity=False)
     return f"{digest.hexdigest()}-{len(part_etags)}"
 
 
-def _is_hex(value: str) -> bool:
-    try:
-        bytes.fromhex(value)
-    except ValueError:
-        return False
-    return True
-
-
 def is_plain_md5(etag: str) -> bool:
-    return len(etag) == 32 and "-" not in etag
+    """32 hex digits: an MD5 of the bytes, not a multipart composite or a server's own format."""
+    return len(etag) == 32 and all(c in string.hexdigits for c in etag)
 
 
 class _Upload:
     """State of one multipart copy shared by the threads copying its parts."""
 
-    def __init__(self, item: CopyItem, upload_id: str, parts: list[PartRange], owned: bool) -> None:
+    def __init__(self, item: CopyItem, upload_id: str, parts: list[PartRange], owned: bool, in_flight: int) -> None:
         self.item, self.upload_id, self.parts, self.owned = item, upload_id, parts, owned
         self.etags: dict[int, str] = {}
         self.remaining = len(parts)
         self.error: BaseException | None = None
         self.lock = threading.Lock()
-        self.slots: threading.Semaphore | None = None
+        #: bounds this object's UploadPartCopy requests in flight (CopyOptions.parts_in_flight)
+        self.slots = threading.Semaphore(in_flight)
 
 
 class CopyEngine:
@@ -340,12 +335,10 @@ class CopyEngine:
         except Exception as exc:  # noqa: BLE001
             self._record(item, FAILED, exc)
             return None
-        return _Upload(item, upload_id, list(iter_parts(item.size, self._part_size(item))), owned=True)
+        parts = list(iter_parts(item.size, self._part_size(item)))
+        return _Upload(item, upload_id, parts, owned=True, in_flight=self.options.parts_in_flight)
 
     def _copy_part(self, upload: _Upload, part: PartRange) -> None:
-        if upload.slots is None:
-            self._copy_part_now(upload, part)
-            return
         with upload.slots:
             self._copy_part_now(upload, part)
 
@@ -418,8 +411,9 @@ class CopyEngine:
                         for p in iter_parts(item.size, item.part_size)
                         if item.first_part <= p.number <= item.last_part
                     ]
-                    upload = _Upload(item, item.upload_id or "", parts, owned=False)
-                    upload.slots = threading.Semaphore(self.options.parts_in_flight)
+                    upload = _Upload(
+                        item, item.upload_id or "", parts, owned=False, in_flight=self.options.parts_in_flight
+                    )
                     futures += [pool.submit(self._copy_part, upload, p) for p in parts]
                 elif item.size > threshold:
                     large.append(item)
@@ -430,7 +424,6 @@ class CopyEngine:
             for started in starts:
                 upload = started.result()
                 if upload is not None:
-                    upload.slots = threading.Semaphore(self.options.parts_in_flight)
                     futures += [pool.submit(self._copy_part, upload, p) for p in upload.parts]
             wait(futures)
             for future in futures:
