@@ -67,11 +67,12 @@ class MediaflowHealthcheckOperator(BaseOperator):
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"SQS queue {name!r}: {exc}. Create it and subscribe it to the upload topic.")
         if str(self.check_ffmpeg).lower() in ("true", "1"):
-            for binary in ("ffmpeg", "ffprobe"):
-                if shutil.which(binary) is None:
+            found = {binary: shutil.which(binary) for binary in ("ffmpeg", "ffprobe")}
+            for binary, path in found.items():
+                if path is None:
                     problems.append(f"{binary} is not on PATH of this worker. Install it: apt-get install ffmpeg.")
-            if not problems or shutil.which("ffmpeg"):
-                out = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=False)
+            if found["ffmpeg"]:
+                out = subprocess.run([found["ffmpeg"], "-version"], capture_output=True, text=True, check=False)
                 report["ffmpeg"] = out.stdout.splitlines()[0] if out.stdout else None
         if problems:
             raise RuntimeError("healthcheck failed:\n- " + "\n- ".join(problems))
