@@ -256,7 +256,9 @@ class AirflowProcesses:
         needles = (quote_plus(key), key)
         matched = []
         for run in self.dag_runs(dag_id):
-            if run["run_type"] != "asset_triggered":
+            # Airflow 3.3.2 answers 500 for the events of a run that has not started yet (its
+            # response model needs the created run's start_date), so look again once it has
+            if run["run_type"] != "asset_triggered" or run.get("start_date") is None:
                 continue
             events = json.dumps(self.upstream_asset_events(dag_id, run["dag_run_id"]))
             if any(n in events for n in needles):
