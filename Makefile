@@ -27,7 +27,7 @@ test: venv tools lint
 	$(BIN)/python -m pytest
 
 test-unit: venv
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -m "not integration and not distributed" --ignore=tests/integration
 
 stack-up: venv
 	$(BIN)/python -m include.local_stack.stack up

@@ -23,7 +23,7 @@ def _client(threads: int, service: str = "s3", endpoint: str | None = None) -> A
     import boto3
     from botocore.config import Config
 
-    from mediaflow.transfer.copy_engine import client_config_kwargs
+    from mediaflow.s3copy.engine import client_config_kwargs
 
     return boto3.client(
         service,
@@ -87,10 +87,10 @@ def copy(args: argparse.Namespace) -> None:
     import gzip
     import tempfile
 
-    from mediaflow.transfer.copy_engine import FAILED, CopyOptions, copy_payload
-    from mediaflow.transfer.inventory import iter_listing
-    from mediaflow.transfer.planning import PlanLimits, Planner, SortedLookup, read_manifest
-    from mediaflow.transfer.routing import ObjectFilter, Router
+    from mediaflow.s3copy.engine import FAILED, CopyOptions, copy_payload
+    from mediaflow.s3copy.inventory import iter_listing
+    from mediaflow.s3copy.planning import PlanLimits, Planner, SortedLookup, read_manifest
+    from mediaflow.s3copy.routing import ObjectFilter, Router
 
     s3 = _client(args.threads)
     requests = _count_requests(s3)
@@ -160,7 +160,7 @@ def http(args: argparse.Namespace) -> None:
     from botocore.config import Config
     from requests.adapters import HTTPAdapter
 
-    from mediaflow.transfer.http_to_s3 import HttpToS3, TransferConfig, TransferSpec, s3_client_config
+    from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, TransferSpec, s3_client_config
 
     concurrency = 8
     s3 = boto3.client(
@@ -178,9 +178,9 @@ def plan(args: argparse.Namespace) -> None:
     """W6: stream an S3 Inventory report from S3 through the planner into payload manifests."""
     import tempfile
 
-    from mediaflow.transfer.inventory import open_inventory
-    from mediaflow.transfer.planning import PlanLimits, Planner
-    from mediaflow.transfer.routing import ObjectFilter, Router
+    from mediaflow.s3copy.inventory import open_inventory
+    from mediaflow.s3copy.planning import PlanLimits, Planner
+    from mediaflow.s3copy.routing import ObjectFilter, Router
 
     s3 = _client(16)
     started = time.perf_counter()
@@ -207,9 +207,9 @@ def plan(args: argparse.Namespace) -> None:
 def segment(args: argparse.Namespace) -> None:
     """W5: the segment-and-index operator's work (probe, ffmpeg copy-mode segment, parallel
     upload, DynamoDB index) for one video, without a scheduler around it."""
-    from mediaflow.hooks.ffmpeg import FfmpegHook
-    from mediaflow.operators.video_index_table import VideoIndexTable
-    from mediaflow.operators.video_segment import VideoSegmentIndexOperator
+    from mediaflow.video.hook import FfmpegHook
+    from mediaflow.video.index_table import VideoIndexTable
+    from mediaflow.video.operators import VideoSegmentIndexOperator
 
     steps: dict[str, float] = {}
     _timed(VideoSegmentIndexOperator, ("_head", "_open", "_segment", "_upload", "_already_indexed"), steps)

@@ -95,7 +95,7 @@ def _contenders(ctx: Context, url: str, size: int) -> list[Contender]:
             check,
             clean,
             {
-                "engine": "mediaflow.transfer.http_to_s3.HttpToS3 as the backup operator builds it (8 at once, "
+                "engine": "mediaflow.frameio.http_to_s3.HttpToS3 as the backup operator builds it (8 at once, "
                 "default TransferConfig: 8 MiB starting parts, 96 MiB part budget)",
                 "process": "python -m bench.ours http; peak RSS is the process's VmHWM",
             },

@@ -71,7 +71,7 @@ def copy_contenders(
         return lambda tag: run_tool(build(src, f"s3://{DST}/{dst_prefix(tag)}"), env()) and None
 
     ours_settings = {
-        "engine": "mediaflow.transfer.copy_engine.copy_payload (one shared client, thread pool)",
+        "engine": "mediaflow.s3copy.engine.copy_payload (one shared client, thread pool)",
         "threads": THREADS,
         "multipart_threshold": multipart_threshold,
         "skip_existing": True,

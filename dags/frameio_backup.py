@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from mediaflow.contracts.frameio_backup import PARAMS
-from mediaflow.dag_defaults import DEFAULT_ARGS
-from mediaflow.operators.frameio import frameio_backup_tasks
+from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.frameio.contract import PARAMS
+from mediaflow.frameio.operators import frameio_backup_tasks
 
 with DAG(
     dag_id="frameio_backup",

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from airflow.sdk import DAG
 
-from mediaflow.contracts.frameio_backup_scheduled import PARAMS
-from mediaflow.dag_defaults import DEFAULT_ARGS
-from mediaflow.operators.frameio import frameio_backup_tasks
+from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.frameio.contract_scheduled import PARAMS
+from mediaflow.frameio.operators import frameio_backup_tasks
 
 with DAG(
     dag_id="frameio_backup_scheduled",

@@ -6,10 +6,10 @@ import os
 
 from airflow.sdk import DAG
 
-from mediaflow.contracts.mediaconvert_transcode import PARAMS
-from mediaflow.dag_defaults import DEFAULT_ARGS
-from mediaflow.operators.mediaconvert import MediaConvertCreateJobOperator, TranscodeInputsOperator
-from mediaflow.operators.video_sources import upload_asset
+from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.mediaconvert.contract import PARAMS
+from mediaflow.mediaconvert.operators import MediaConvertCreateJobOperator, TranscodeInputsOperator
+from mediaflow.video.sources import upload_asset
 
 UPLOADS = upload_asset("mediaflow_transcode_uploads", os.environ.get("MEDIAFLOW_TRANSCODE_QUEUE_URL"))
 

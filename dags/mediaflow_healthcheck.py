@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from mediaflow.contracts.mediaflow_healthcheck import PARAMS
-from mediaflow.dag_defaults import DEFAULT_ARGS
-from mediaflow.operators.healthcheck import MediaflowHealthcheckOperator
+from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.healthcheck.contract import PARAMS
+from mediaflow.healthcheck.operators import MediaflowHealthcheckOperator
 
 with DAG(
     dag_id="mediaflow_healthcheck",

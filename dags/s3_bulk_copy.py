@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from mediaflow.contracts.s3_bulk_copy import PARAMS
-from mediaflow.dag_defaults import DEFAULT_ARGS, S3_COPY_POOL
-from mediaflow.operators.s3_copy import (
+from mediaflow.common.dag_defaults import DEFAULT_ARGS, S3_COPY_POOL
+from mediaflow.s3copy.contract import PARAMS
+from mediaflow.s3copy.operators import (
     S3CopyCompleteOperator,
     S3CopyPayloadOperator,
     S3CopyPlanOperator,

@@ -6,10 +6,10 @@ import os
 
 from airflow.sdk import DAG
 
-from mediaflow.contracts.video_segment_index import PARAMS
-from mediaflow.dag_defaults import DEFAULT_ARGS, FFMPEG_POOL
-from mediaflow.operators.video_segment import VideoSegmentIndexOperator
-from mediaflow.operators.video_sources import ResolveVideosOperator, upload_asset
+from mediaflow.common.dag_defaults import DEFAULT_ARGS, FFMPEG_POOL
+from mediaflow.video.contract import PARAMS
+from mediaflow.video.operators import VideoSegmentIndexOperator
+from mediaflow.video.sources import ResolveVideosOperator, upload_asset
 
 # S3 ObjectCreated -> SQS -> this asset starts a run; unset (no watcher) means conf-only runs
 UPLOADS = upload_asset("mediaflow_segment_uploads", os.environ.get("MEDIAFLOW_SEGMENT_QUEUE_URL"))

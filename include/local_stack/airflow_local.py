@@ -160,7 +160,7 @@ class AirflowProcesses:
             name=name,
             env={
                 "MEDIAFLOW_WORKER_NAME": name,
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "mediaflow.hostname.worker_hostname",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "mediaflow.common.hostname.worker_hostname",
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             },
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from mediaflow.links.mediaconvert import MediaConvertJobLink
-from mediaflow.webhooks.conf_guard import UnknownConfKeyGuard
-from mediaflow.webhooks.frameio import app as frameio_custom_action_app
+from mediaflow.common.conf_guard import UnknownConfKeyGuard
+from mediaflow.frameio.webhook import app as frameio_custom_action_app
+from mediaflow.mediaconvert.links import MediaConvertJobLink
 
 
 class MediaflowPlugin(AirflowPlugin):

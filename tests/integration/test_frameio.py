@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from include.demo import frameio_backup as demo
-from mediaflow.webhooks.frameio_signature import run_id_for, sign
+from mediaflow.frameio.signature import run_id_for, sign
 
 pytestmark = pytest.mark.integration
 DAG_ID = "frameio_backup"

@@ -1,0 +1,85 @@
+"""Back up one planned Frame.io file into S3 (no Airflow): skip what is already there, fetch a
+fresh download URL, copy through the engine, and say what happened.
+
+The S3 object carries the Frame.io asset id, version and xxh64 as metadata; that is what makes
+`skip_existing` safe: an object at the key counts as backed up only when it came from the same
+asset with the same size (and checksum, when both sides know one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mediaflow.frameio.client import FrameioClient, FrameioError
+from mediaflow.frameio.http_to_s3 import HttpToS3, TransferError, TransferSpec
+
+META_ASSET = "frameio-asset-id"
+META_VERSION = "frameio-version"
+META_XXH64 = "frameio-xxh64"
+
+
+@dataclass
+class Outcome:
+    status: str  # copied | skipped_existing | skipped_no_original | failed
+    bytes: int = 0
+    detail: str = ""
+
+
+def already_backed_up(head: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
+    """Same asset, same size, and the same xxh64 when both the object and Frame.io have one."""
+    if not head:
+        return False
+    meta = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+    if meta.get(META_ASSET) != entry["asset_id"]:
+        return False
+    if entry.get("size") is not None and int(head.get("ContentLength", -1)) != int(entry["size"]):
+        return False
+    stored, expected = meta.get(META_XXH64), entry.get("xxh64")
+    return not (stored and expected and stored.lower() != expected.lower())
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 404:
+            return None
+        raise
+
+
+def back_up_file(
+    client: FrameioClient, engine: HttpToS3, s3: Any, target: dict[str, Any], entry: dict[str, Any]
+) -> Outcome:
+    bucket, key = target["destination_bucket"], entry["key"]
+    try:
+        if target.get("skip_existing", True) and already_backed_up(_head(s3, bucket, key), entry):
+            return Outcome("skipped_existing", 0, "same asset id and size already in S3")
+        url = client.download_url(entry["asset_id"])
+        if not url:
+            return Outcome(
+                "skipped_no_original",
+                0,
+                "Frame.io offers no original (watermarked, or downloads disabled for this share); "
+                "ask the project owner to allow downloads, then re-run",
+            )
+        metadata = {META_ASSET: entry["asset_id"]}
+        if entry.get("version") is not None:
+            metadata[META_VERSION] = str(entry["version"])
+        spec = TransferSpec(
+            url=url,
+            bucket=bucket,
+            key=key,
+            size=entry.get("size"),
+            xxh64=entry.get("xxh64"),
+            metadata=metadata,
+            refresh_url=lambda: client.download_url(entry["asset_id"]),
+        )
+        result = engine.transfer(spec)
+    except (TransferError, FrameioError) as exc:
+        return Outcome("failed", 0, str(exc))
+    detail = f"{result.size} bytes, {result.mode}, {result.parts} part(s), xxh64 {result.xxh64}"
+    if result.part_retries or result.url_refreshes:
+        detail += f", {result.part_retries} part retries, {result.url_refreshes} URL refreshes"
+    return Outcome("copied", result.size, detail)

@@ -1,0 +1,353 @@
+"""A small Frame.io REST client (v2 and v4) on a `requests` session, without Airflow.
+
+The hook builds one from the `frameio_default` connection; tests and the benchmark can build
+one directly. Throttling (429) is retried honouring `Retry-After`, else with exponential
+backoff from 1 s; 5xx and connection errors back off the same way. Tokens only ever travel
+in the Authorization header: they are not put in URLs, exceptions or log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from mediaflow.frameio.api import (
+    Asset,
+    FileEntry,
+    join_key,
+    parse_v2_asset,
+    parse_v4_item,
+    safe_segment,
+    throttle_delay,
+    v2_next_page,
+    v4_next_cursor,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.frame.io"
+DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
+DEFAULT_SCOPES = "openid,AdobeID,frame.s2s.all"
+#: refresh an IMS token this long before it expires, so a long walk never sends a stale one
+TOKEN_MARGIN = 60.0
+
+
+class FrameioError(RuntimeError):
+    """A Frame.io API call failed; `status` is the HTTP status (None for a connection error)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _TokenCache:
+    """IMS access tokens by (ims_url, client_id), shared by every client in the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        with self._lock:
+            hit = self._tokens.get(key)
+        if hit and hit[1] - TOKEN_MARGIN > time.monotonic():
+            return hit[0]
+        return None
+
+    def put(self, key: tuple[str, str], token: str, expires_in: float) -> None:
+        with self._lock:
+            self._tokens[key] = (token, time.monotonic() + expires_in)
+
+    def drop(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
+
+TOKENS = _TokenCache()
+
+
+@dataclass
+class FrameioClient:
+    base_url: str = DEFAULT_BASE_URL
+    api_version: str = "v4"
+    token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    ims_url: str = DEFAULT_IMS_URL
+    scopes: str = DEFAULT_SCOPES
+    account_id: str | None = None
+    max_retries: int = 10
+    backoff_base: float = 1.0
+    timeout: float = 60.0
+    page_size: int = 100
+    pool_size: int = 16
+    sleep: Callable[[float], None] = time.sleep
+    mask: Callable[[str], None] = lambda _secret: None
+    session: requests.Session = field(default_factory=requests.Session)
+    throttled: int = 0
+
+    def __post_init__(self) -> None:
+        self.base_url = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+        if self.api_version not in ("v2", "v4"):
+            raise ValueError(f"api_version must be 'v4' or 'v2', got {self.api_version!r}")
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if self.token:
+            self.mask(self.token)
+        if self.client_secret:
+            self.mask(self.client_secret)
+
+    # -- auth ----------------------------------------------------------------------------------
+    def _bearer(self) -> str:
+        if self.api_version == "v2":
+            if not self.token:
+                raise FrameioError(
+                    "Frame.io v2 needs a developer token: set `token` in the extra of the frameio_default connection"
+                )
+            return self.token
+        if not (self.client_id and self.client_secret):
+            raise FrameioError(
+                "Frame.io v4 needs server-to-server client credentials: set the frameio_default connection's "
+                "login (client id) and password (client secret); legacy developer tokens are refused by v4"
+            )
+        key = (self.ims_url, self.client_id)
+        cached = TOKENS.get(key)
+        if cached:
+            return cached
+        resp = self.session.post(
+            self.ims_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "scope": self.scopes,
+            },
+            timeout=self.timeout,
+        )
+        if resp.status_code != 200:
+            raise FrameioError(
+                f"Adobe IMS refused the client credentials of client {self.client_id!r} "
+                f"(HTTP {resp.status_code}); check the connection's login/password and the scopes",
+                resp.status_code,
+            )
+        body = resp.json()
+        token = body["access_token"]
+        self.mask(token)
+        TOKENS.put(key, token, float(body.get("expires_in", 3600)))
+        return token
+
+    def _drop_token(self) -> None:
+        if self.api_version == "v4" and self.client_id:
+            TOKENS.drop((self.ims_url, self.client_id))
+
+    # -- requests ------------------------------------------------------------------------------
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+        """Call the API, retrying 429 (Retry-After, else 1 s doubling), 5xx and connection errors."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        reauthed = False
+        attempt = 0
+        while True:
+            headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": "application/json"}
+            try:
+                resp = self.session.request(method, url, params=params, headers=headers, timeout=self.timeout)
+            except requests.ConnectionError as exc:
+                if attempt >= self.max_retries:
+                    raise FrameioError(f"Frame.io {method} {path}: connection failed: {type(exc).__name__}") from None
+                self.sleep(throttle_delay(attempt, None, base=self.backoff_base))
+                attempt += 1
+                continue
+            if resp.status_code == 401 and not reauthed and self.api_version == "v4":
+                self._drop_token()
+                reauthed = True
+                continue
+            if resp.status_code == 429 or resp.status_code >= 500:
+                if attempt >= self.max_retries:
+                    raise FrameioError(
+                        f"Frame.io {method} {path}: HTTP {resp.status_code} after {attempt} retries; "
+                        "the API is throttling or failing, try again later",
+                        resp.status_code,
+                    )
+                if resp.status_code == 429:
+                    self.throttled += 1
+                delay = throttle_delay(attempt, resp.headers.get("Retry-After"), base=self.backoff_base)
+                log.info(
+                    "Frame.io %s %s: HTTP %s (remaining %s), retrying in %.1fs",
+                    method,
+                    path,
+                    resp.status_code,
+                    resp.headers.get("x-ratelimit-remaining", "?"),
+                    delay,
+                )
+                self.sleep(delay)
+                attempt += 1
+                continue
+            if resp.status_code >= 400:
+                raise FrameioError(
+                    f"Frame.io {method} {path}: HTTP {resp.status_code}: {_detail(resp)}", resp.status_code
+                )
+            return resp
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params).json()
+
+    def _v4(self, path: str) -> str:
+        if not self.account_id:
+            raise FrameioError("Frame.io v4 needs an account_id: pass it in the conf or the connection extra")
+        return f"/v4/accounts/{self.account_id}{path}"
+
+    # -- assets --------------------------------------------------------------------------------
+    def get_asset(self, asset_id: str, asset_type: str | None = None) -> Asset:
+        """A file, folder, version stack, or a project's root folder (named after the project)."""
+        if self.api_version == "v2":
+            if asset_type == "project":
+                project = self.get_json(f"/v2/projects/{asset_id}")
+                root = parse_v2_asset(self.get_json(f"/v2/assets/{project['root_asset_id']}"))
+                root.type, root.name = "folder", project.get("name") or root.name
+                return root
+            return parse_v2_asset(self.get_json(f"/v2/assets/{asset_id}"))
+        if asset_type == "project":
+            project = self.get_json(self._v4(f"/projects/{asset_id}"))["data"]
+            root = parse_v4_item(self.get_json(self._v4(f"/folders/{project['root_folder_id']}"))["data"], "folder")
+            root.name = project.get("name") or root.name
+            return root
+        kinds = [asset_type] if asset_type else ["file", "folder", "version_stack"]
+        for kind in kinds:
+            try:
+                return self._v4_show(asset_id, kind)
+            except FrameioError as exc:
+                if exc.status != 404 or kind == kinds[-1]:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _v4_show(self, asset_id: str, kind: str) -> Asset:
+        if kind == "file":
+            body = self.get_json(self._v4(f"/files/{asset_id}"), {"include": "media_links.original"})
+        else:
+            body = self.get_json(self._v4(f"/{kind}s/{asset_id}"))
+        return parse_v4_item(body["data"], kind)
+
+    def children(self, parent: Asset) -> Iterator[Asset]:
+        """Every child of a folder or version stack, across all pages."""
+        if self.api_version == "v2":
+            page = 1
+            while page:
+                resp = self.request(
+                    "GET", f"/v2/assets/{parent.id}/children", {"page": page, "page_size": self.page_size}
+                )
+                for raw in resp.json():
+                    yield parse_v2_asset(raw)
+                page = v2_next_page(resp.headers, page)
+            return
+        path = self._v4(f"/{'version_stacks' if parent.type == 'version_stack' else 'folders'}/{parent.id}/children")
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"page_size": self.page_size}  # not carried by links.next
+            if cursor:
+                params["after"] = cursor
+            body = self.get_json(path, params)
+            for raw in body.get("data", []):
+                yield parse_v4_item(raw, "file" if parent.type == "version_stack" else None)
+            cursor = v4_next_cursor(body)
+            if not cursor:
+                return
+
+    def download_url(self, asset_id: str) -> str | None:
+        """A fresh original download URL (they expire), or None when the original is not offered."""
+        asset = self.get_asset(asset_id, "file")
+        return asset.original
+
+
+def _detail(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    if isinstance(body, dict):
+        errors = body.get("errors") or body.get("message") or body.get("detail")
+        return str(errors)[:300]
+    return str(body)[:200]
+
+
+# -- resolution --------------------------------------------------------------------------------
+@dataclass
+class Resolution:
+    """What a backup of one Frame.io asset covers: files to copy, and what was left out and why."""
+
+    root: Asset
+    files: list[FileEntry] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def resolve(
+    client: FrameioClient, asset_id: str, asset_type: str | None = None, include_versions: bool = False
+) -> Resolution:
+    """Walk a file, folder (recursively), version stack or project into files with their Frame.io path.
+
+    A folder's own name starts the path, so `Dailies/Day 1/a.mov` stays recognizable in S3."""
+    root = client.get_asset(asset_id, asset_type)
+    out = Resolution(root=root)
+    seen: set[str] = set()
+    pending: list[tuple[Asset, str]] = []
+    if root.type == "folder":
+        pending.append((root, safe_segment(root.name)))
+    else:
+        _visit(client, root, "", include_versions, out)
+    while pending:
+        folder, path = pending.pop()
+        if folder.id in seen:
+            continue
+        seen.add(folder.id)
+        for child in client.children(folder):
+            if child.type == "folder":
+                pending.append((child, join_key(path, safe_segment(child.name))))
+            else:
+                _visit(client, child, path, include_versions, out)
+    return out
+
+
+def _visit(client: FrameioClient, asset: Asset, path: str, include_versions: bool, out: Resolution) -> None:
+    if asset.type == "version_stack":
+        versions = list(client.children(asset))
+        if not versions:
+            out.skipped.append(_skip(asset, path, "version stack has no versions"))
+            return
+        if include_versions:
+            for position, version in enumerate(versions, start=1):
+                number = version.version or position
+                _add_file(version, join_key(path, safe_segment(asset.name), f"v{number}"), out)
+            return
+        head = next((v for v in versions if v.id == asset.head_id), None)
+        head = head or max(versions, key=lambda v: (v.version or 0, v.created_at, v.id))
+        _add_file(head, path, out)
+        return
+    _add_file(asset, path, out)
+
+
+def _add_file(asset: Asset, path: str, out: Resolution) -> None:
+    if not asset.uploaded:
+        out.skipped.append(_skip(asset, path, "still uploading; run the backup again once the upload completes"))
+        return
+    out.files.append(
+        FileEntry(
+            asset_id=asset.id,
+            name=asset.name,
+            path=path,
+            size=asset.size,
+            xxh64=asset.xxh64,
+            version=asset.version,
+            created_at=asset.created_at,
+            extra={"original_listed": asset.original is not None},
+        )
+    )
+
+
+def _skip(asset: Asset, path: str, reason: str) -> dict[str, str]:
+    return {"asset_id": asset.id, "name": asset.name, "path": path, "reason": reason}

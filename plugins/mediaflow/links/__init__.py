@@ -1,1 +1,0 @@
-"""Operator extra links to AWS consoles."""

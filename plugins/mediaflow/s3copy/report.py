@@ -1,0 +1,116 @@
+"""Results and reports of the bulk copy.
+
+Each copy task writes its results to one file per payload; the report step streams them all
+into an S3 Batch Operations-style completion report (no header; columns Bucket, Key,
+VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage; keys URL-encoded) and a JSON
+summary. Because the report has the manifest's first three columns, a `failed` report can be
+fed straight back as `manifest_uri` to retry just those objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import quote_plus
+
+from mediaflow.s3copy.engine import COPIED, FAILED, PARTS_COPIED, PARTS_FAILED, SKIPPED, CopyResult
+
+REPORT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
+PLANNED = "planned"
+
+
+def encode_results(results: Iterable[CopyResult]) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1) as fh:
+        for r in results:
+            fh.write(json.dumps(r, ensure_ascii=False).encode() + b"\n")
+    return buf.getvalue()
+
+
+def decode_results(data: bytes) -> Iterator[CopyResult]:
+    for line in gzip.decompress(data).splitlines():
+        if line.strip():
+            yield CopyResult(*json.loads(line))
+
+
+def rejected_results(lines: Iterable[bytes]) -> Iterator[CopyResult]:
+    """Rows the planner refused (missing, archived, unrouted) as results for the report."""
+    for line in lines:
+        if line.strip():
+            bucket, key, version, code, status, message, outcome = json.loads(line)
+            yield CopyResult(bucket, key, version, "", "", outcome, code, status, message, 0)
+
+
+@dataclass
+class ReportWriter:
+    """Streams results into the CSV (all rows, or failed ones only) and counts the summary."""
+
+    scope: str = "all"
+    dry_run: bool = False
+    out: IO[str] = field(default_factory=io.StringIO)
+    counts: dict[str, int] = field(default_factory=lambda: {COPIED: 0, SKIPPED: 0, FAILED: 0, PLANNED: 0})
+    bytes_copied: int = 0
+    bytes_planned: int = 0
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        if self.scope not in ("all", "failed"):
+            raise ValueError(f"report_scope must be 'all' or 'failed', got {self.scope!r}")
+        self._csv = csv.writer(self.out, lineterminator="\n")
+
+    def add(self, r: CopyResult) -> None:
+        if r.status in (PARTS_COPIED, PARTS_FAILED):
+            return  # a chunk of a spread upload: the completion step reports the object
+        self.counts[r.status] = self.counts.get(r.status, 0) + 1
+        if r.status == COPIED:
+            self.bytes_copied += r.size
+        if r.status == PLANNED:
+            self.bytes_planned += r.size
+        if self.scope == "failed" and r.status != FAILED:
+            return
+        task_status = "failed" if r.status == FAILED else "succeeded"
+        message = r.message
+        if r.status == SKIPPED:
+            message = f"skipped: {r.message}"
+        elif r.status == PLANNED:
+            task_status = "planned"
+        elif r.status == COPIED:
+            message = f"copied to s3://{r.dest_bucket}/{r.dest_key}"
+        self._csv.writerow(
+            [
+                r.bucket,
+                quote_plus(r.key, safe="/"),
+                r.version_id or "",
+                task_status,
+                r.error_code,
+                r.http_status or "",
+                message,
+            ]
+        )
+        self.rows += 1
+
+    def add_all(self, results: Iterable[CopyResult]) -> None:
+        for r in results:
+            self.add(r)
+
+    def summary(self, duration: float, **extra: Any) -> dict[str, Any]:
+        return {
+            "objects": sum(self.counts.values()),
+            "copied": self.counts[COPIED],
+            "bytes": self.bytes_copied,
+            "skipped": self.counts[SKIPPED],
+            "failed": self.counts[FAILED],
+            "planned": self.counts[PLANNED],
+            "planned_bytes": self.bytes_planned,
+            "duration_seconds": round(duration, 3),
+            "throughput_bytes_per_second": round(self.bytes_copied / duration, 1) if duration > 0 else None,
+            "dry_run": self.dry_run,
+            "report_scope": self.scope,
+            "report_columns": list(REPORT_COLUMNS),
+            **extra,
+        }

@@ -1,1 +1,0 @@
-"""Pure logic with no Airflow import: planning, part sizing, engines, key templating."""

@@ -1,0 +1,194 @@
+"""mediaconvert_transcode through dag.test(): the local MediaConvert service really transcodes
+with ffmpeg, reading from and writing to moto server over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.helpers import ffprobe, make_video, run_dag
+
+DAG_ID = "mediaconvert_transcode"
+
+
+def _streams(s3, uri: str) -> dict:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+    info = ffprobe(url)
+    video = next((s for s in info["streams"] if s["codec_type"] == "video"), None)
+    audio = next((s for s in info["streams"] if s["codec_type"] == "audio"), None)
+    return {"video": video, "audio": audio, "duration": float(info["format"]["duration"])}
+
+
+def _jobs_for(local_stack, input_uri: str) -> list[dict]:
+    mc = local_stack.boto3_client("mediaconvert")
+    jobs = mc.list_jobs(MaxResults=20)["Jobs"]
+    return [j for j in jobs if j["Settings"]["Inputs"][0]["FileInput"] == input_uri]
+
+
+def test_three_renditions_from_a_1080p_source(
+    airflow_db, local_stack, ffmpeg_bin, s3, make_bucket, tmp_path, caplog, capsys
+):
+    src, out = make_bucket("in"), make_bucket("out")
+    video = make_video(tmp_path / "Clip One.mp4", 1.0, width=1920, height=1080, fps=25)
+    s3.upload_file(str(video), src, "uploads/Clip One.mp4")
+
+    result = run_dag(DAG_ID, {"bucket": src, "key": "uploads/Clip One.mp4", "destination": f"s3://{out}/clip/"})
+
+    assert result.state == "success", result.task_states
+    # the task deferred to MediaConvertJobTrigger and resumed in execute_complete
+    logged = caplog.text + capsys.readouterr().out  # where it lands depends on logging setup order
+    assert "[DAG TEST] running trigger in line" in logged
+    assert "[DAG TEST] Trigger completed" in logged
+    outputs = result.only_xcom("transcode")["outputs"]
+    assert outputs == [f"s3://{out}/clip/Clip One_{name}.mp4" for name in ("1080p", "720p", "480p")]
+    for uri, (width, height) in zip(outputs, [(1920, 1080), (1280, 720), (854, 480)], strict=True):
+        found = _streams(s3, uri)
+        assert (found["video"]["width"], found["video"]["height"]) == (width, height), uri
+        assert found["video"]["codec_name"] == "h264"
+        assert found["audio"]["codec_name"] == "aac" and found["audio"]["sample_rate"] == "48000"
+        assert abs(found["duration"] - 1.0) <= 0.1, (uri, found["duration"])
+    [job] = _jobs_for(local_stack, f"s3://{src}/uploads/Clip One.mp4")
+    assert job["Status"] == "COMPLETE"
+    assert job["UserMetadata"] == {"dag_id": DAG_ID, "run_id": result.run_id, "task_id": "transcode"}
+    heights = [d["VideoDetails"]["HeightInPx"] for d in job["OutputGroupDetails"][0]["OutputDetails"]]
+    assert heights == [1080, 720, 480]
+
+
+def test_small_silent_source_is_never_upscaled_and_gets_no_audio(
+    airflow_db, local_stack, ffmpeg_bin, s3, make_bucket, tmp_path
+):
+    src, out = make_bucket("in"), make_bucket("out")
+    video = make_video(tmp_path / "small.mp4", 2.0, width=640, height=360, audio=False)
+    s3.upload_file(str(video), src, "small.mp4")
+
+    result = run_dag(DAG_ID, {"bucket": src, "key": "small.mp4", "destination": f"s3://{out}/"})
+
+    assert result.state == "success", result.task_states
+    [uri] = result.only_xcom("transcode")["outputs"]
+    assert uri == f"s3://{out}/small_480p.mp4"
+    found = _streams(s3, uri)
+    assert (found["video"]["width"], found["video"]["height"]) == (640, 360)
+    assert found["audio"] is None
+    assert abs(found["duration"] - 2.0) <= 0.1
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=out)["Contents"]]
+    assert listed == ["small_480p.mp4"]
+
+
+def test_hls_template_writes_a_ladder_and_a_master_playlist(
+    airflow_db, local_stack, ffmpeg_bin, s3, make_bucket, tmp_path
+):
+    src, out = make_bucket("in"), make_bucket("out")
+    video = make_video(tmp_path / "v.mp4", 1.0, width=1280, height=720)
+    s3.upload_file(str(video), src, "v.mp4")
+
+    result = run_dag(
+        DAG_ID, {"bucket": src, "key": "v.mp4", "destination": f"s3://{out}/v/", "template": "mp4_hls_renditions"}
+    )
+
+    assert result.state == "success", result.task_states
+    outputs = result.only_xcom("transcode")["outputs"]
+    assert outputs == [
+        f"s3://{out}/v/v_720p.mp4",
+        f"s3://{out}/v/v_480p.mp4",
+        f"s3://{out}/v/hls/v.m3u8",
+        f"s3://{out}/v/hls/v_720p.m3u8",
+        f"s3://{out}/v/hls/v_480p.m3u8",
+    ]
+    master = s3.get_object(Bucket=out, Key="v/hls/v.m3u8")["Body"].read().decode()
+    assert "RESOLUTION=1280x720" in master and "v_480p.m3u8" in master
+    variant = s3.get_object(Bucket=out, Key="v/hls/v_480p.m3u8")["Body"].read().decode()
+    assert "v_480p_00001.ts" in variant
+    found = _streams(s3, f"s3://{out}/v/hls/v_480p_00001.ts")
+    assert found["video"]["height"] == 480 and found["audio"] is not None
+
+
+def test_corrupt_input_ends_in_error_and_the_task_fails_with_the_message(
+    airflow_db, local_stack, s3, make_bucket, capsys
+):
+    src, out = make_bucket("in"), make_bucket("out")
+    s3.put_object(Bucket=src, Key="broken.mp4", Body=b"this is not a video at all" * 100)
+
+    result = run_dag(DAG_ID, {"bucket": src, "key": "broken.mp4", "destination": f"s3://{out}/"})
+
+    assert result.state == "failed"
+    assert result.task_states["transcode"] == ["failed"]
+    [job] = _jobs_for(local_stack, f"s3://{src}/broken.mp4")
+    assert job["Status"] == "ERROR" and job["ErrorCode"] == 1010
+    assert job["ErrorMessage"] == (
+        f"Unable to open input file [s3://{src}/broken.mp4]: [Failed probe/open: [No parser found for container]]"
+    )
+    assert f"MediaConvert job {job['Id']} ended ERROR: error 1010: {job['ErrorMessage']}" in capsys.readouterr().out
+    assert s3.list_objects_v2(Bucket=out)["KeyCount"] == 0
+
+
+def test_a_retried_submit_gets_the_same_job_back(
+    airflow_db, local_stack, ffmpeg_bin, s3, make_bucket, tmp_path, monkeypatch
+):
+    """The first try submits the job and then dies while resuming (as a lost worker would);
+    the retry sends the same ClientRequestToken and MediaConvert answers with that job."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    from mediaflow.common import dag_defaults
+    from mediaflow.mediaconvert.operators import MediaConvertCreateJobOperator
+
+    monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retries", 1)
+    monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retry_delay", timedelta(0))
+    monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retry_exponential_backoff", False)
+    resumed = []
+    original = MediaConvertCreateJobOperator.execute_complete
+
+    def lost_worker_once(self, context, event):
+        resumed.append(event["job_id"])
+        if len(resumed) == 1:
+            raise RuntimeError("worker lost after the job was submitted")
+        return original(self, context, event)
+
+    monkeypatch.setattr(MediaConvertCreateJobOperator, "execute_complete", lost_worker_once)
+    src, out = make_bucket("in"), make_bucket("out")
+    s3.upload_file(str(make_video(tmp_path / "r.mp4", 1.0, width=320, height=240)), src, "r.mp4")
+
+    result = run_dag(DAG_ID, {"bucket": src, "key": "r.mp4", "destination": f"s3://{out}/"}, keep_retries=True)
+
+    assert result.state == "success", result.task_states
+    jobs = _jobs_for(local_stack, f"s3://{src}/r.mp4")
+    assert [j["Id"] for j in jobs] == resumed[:1]
+    assert result.only_xcom("transcode")["job_id"] == resumed[0]
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=DAG_ID, run_id=result.run_id, task_id="transcode").one()
+        assert ti.try_number == 2
+
+
+def test_bad_template_fails_before_any_job_exists(
+    airflow_db, local_stack, s3, make_bucket, tmp_path, monkeypatch, capsys
+):
+    import json
+
+    from mediaflow.mediaconvert import jobs as mediaconvert_jobs
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    good = json.loads((mediaconvert_jobs.TEMPLATE_DIR / "mp4_renditions.json").read_text())
+    h264 = good["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"]["CodecSettings"]["H264Settings"]
+    h264["RateControlMode"] = "QVBR_PLUS"
+    (templates / "broken.json").write_text(json.dumps(good))
+    monkeypatch.setenv("MEDIAFLOW_MEDIACONVERT_TEMPLATES", str(templates))
+    src = make_bucket("in")
+    s3.put_object(Bucket=src, Key="x.mp4", Body=b"x")
+
+    result = run_dag(DAG_ID, {"bucket": src, "key": "x.mp4", "template": "broken"})
+
+    assert result.state == "failed"
+    message = capsys.readouterr().out
+    assert "Settings.OutputGroups[0].Outputs[0].VideoDescription.CodecSettings.H264Settings.RateControlMode" in message
+    assert "'QVBR_PLUS' is not one of" in message
+    assert _jobs_for(local_stack, f"s3://{src}/x.mp4") == []
+
+
+@pytest.mark.parametrize("conf", [{"bucket": "mediaflow-media"}, {"key": "a.mp4"}])
+def test_half_an_input_is_refused(airflow_db, conf):
+    result = run_dag(DAG_ID, conf)
+    assert result.state == "failed"
+    assert result.task_states["resolve_inputs"] == ["failed"]

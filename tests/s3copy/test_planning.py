@@ -1,0 +1,225 @@
+"""Pure logic of the bulk copy: routing, filters, manifest parsing, packing, reports."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections import Counter
+
+import pytest
+
+from mediaflow.common.parts import MAX_PARTS
+from mediaflow.s3copy.engine import COPIED, FAILED, SKIPPED, CopyResult, composite_etag
+from mediaflow.s3copy.inventory import (
+    Rejected,
+    SourceObject,
+    iter_csv_manifest_rows,
+    iter_inventory_rows,
+    parse_s3_uri,
+)
+from mediaflow.s3copy.planning import (
+    CopyItem,
+    PlanLimits,
+    Planner,
+    SortedLookup,
+    decode_item,
+    encode_item,
+    is_up_to_date,
+    read_manifest,
+    work_prefix,
+)
+from mediaflow.s3copy.report import ReportWriter
+from mediaflow.s3copy.routing import ObjectFilter, Router, extension
+
+MiB = 1024 * 1024
+
+
+def obj(key: str, size: int = 1, modified: float = 0.0) -> SourceObject:
+    return SourceObject("src", key, None, size, "e" * 32, modified)
+
+
+def test_routes_first_match_case_insensitive_with_catch_all():
+    router = Router.from_conf(
+        [
+            {"file_types": ["MP4", ".mov"], "bucket": "video", "prefix": "v/"},
+            {"file_types": ["mov", "jpg"], "bucket": "never-for-mov", "prefix": "x"},
+            {"file_types": ["*"], "bucket": "rest", "prefix": ""},
+        ],
+        None,
+        source_prefix="in/",
+    )
+    assert router.route("in/a/b.Mp4") == ("video", "v/a/b.Mp4")
+    assert router.route("in/c.MOV") == ("video", "v/c.MOV")
+    assert router.route("in/d.jpg") == ("never-for-mov", "x/d.jpg")
+    assert router.route("in/noext") == ("rest", "noext")
+    only_video = Router.from_conf([{"file_types": ["mp4"], "bucket": "video"}], None)
+    assert only_video.route("a.txt") is None
+    assert extension(".hidden") == "" and extension("dir.d/file") == "" and extension("a.tar.GZ") == "gz"
+
+
+def test_destination_keys_follow_the_cli():
+    assert Router.from_conf(None, "dst", "backup", "photos").route("photos/x/y.jpg") == ("dst", "backup/x/y.jpg")
+    assert Router.from_conf(None, "dst", "backup/", "photos/").route("photos/y.jpg") == ("dst", "backup/y.jpg")
+    assert Router.from_conf(None, "dst", "", "").route("a b/c+d.txt") == ("dst", "a b/c+d.txt")
+    with pytest.raises(ValueError, match="destination_bucket or routes"):
+        Router.from_conf(None, None)
+
+
+def test_filters():
+    f = ObjectFilter.from_conf(["MP4"], 10, 100, "2024-01-01T00:00:00Z")
+    after = 1_704_067_201.0
+    assert f.accepts("a.mp4", 50, after)
+    assert not f.accepts("a.mov", 50, after)
+    assert not f.accepts("a.mp4", 5, after)
+    assert not f.accepts("a.mp4", 500, after)
+    assert not f.accepts("a.mp4", 50, after - 10)
+    with pytest.raises(ValueError, match="time zone"):
+        ObjectFilter.from_conf(modified_after="2024-01-01T00:00:00")
+    with pytest.raises(ValueError, match="swap"):
+        ObjectFilter.from_conf(min_size=5, max_size=1)
+
+
+def test_batch_operations_manifest_rows_are_url_decoded():
+    lines = ["b,a+b%2Bc%25.txt\n", "b,%E6%97%A5/x,ver1\n", "\n"]
+    assert list(iter_csv_manifest_rows(lines)) == [("b", "a b+c%.txt", None), ("b", "日/x", "ver1")]
+    with pytest.raises(ValueError, match="bucket,key"):
+        list(iter_csv_manifest_rows(["onlybucket\n"]))
+    assert parse_s3_uri("s3://b/k/x.csv") == ("b", "k/x.csv")
+    with pytest.raises(ValueError, match="s3://bucket/key"):
+        parse_s3_uri("https://b/k")
+
+
+def test_inventory_rows_skip_delete_markers_and_old_versions():
+    data = io.BytesIO(
+        gzip.compress(
+            b'"b","a%20b.mp4","v2","true","false","10","2024-01-01T00:00:00.000Z","abc","GLACIER"\n'
+            b'"b","a%20b.mp4","v1","false","false","9","2023-01-01T00:00:00.000Z","old","STANDARD"\n'
+            b'"b","gone","v3","true","true","","","",""\n'
+        )
+    )
+    manifest = {
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass",
+        "files": [{"key": "data/1.csv.gz"}],
+        "destinationBucket": "arn:aws:s3:::inv",
+    }
+    rows = list(iter_inventory_rows(manifest, lambda b, k: data))
+    assert [(r.key, r.version_id, r.size, r.storage_class) for r in rows] == [("a b.mp4", "v2", 10, "GLACIER")]
+    with pytest.raises(ValueError, match="CSV"):
+        list(iter_inventory_rows({**manifest, "fileFormat": "ORC"}, lambda b, k: data))
+
+
+def _plan(tmp_path, objects, limits, routes=None):
+    router = Router.from_conf(routes, "dst")
+    planner = Planner(router, ObjectFilter(), limits, tmp_path / "spool").add_all(objects)
+    planner.pack()
+    for i, spread in enumerate(planner.spread):
+        spread.upload_id = f"upload-{i}"
+    paths = planner.write_manifests(tmp_path / "plan")
+    planner.close()
+    manifests = [list(read_manifest(gzip.decompress(p.read_bytes()).splitlines())) for p in paths]
+    return planner, manifests
+
+
+def test_5000_objects_stay_within_the_mapping_limit(tmp_path):
+    objects = [obj(f"k/{i:05d}", size=(i % 97) * 1000 + 1) for i in range(5000)]
+    limits = PlanLimits(max_payload_bytes=10 * MiB, max_payload_objects=1, max_payloads=1024)
+    planner, manifests = _plan(tmp_path, objects, limits)
+    assert len(manifests) <= 1024
+    assert planner.effective.max_payload_objects > 1  # grown to fit
+    keys = [item.key for m in manifests for item in m]
+    assert sorted(keys) == sorted(o.key for o in objects)  # each object exactly once
+    assert all(len(m) <= planner.effective.max_payload_objects for m in manifests)
+    assert [p.objects for p in planner.payloads] == [len(m) for m in manifests]
+
+
+def test_payloads_respect_bytes_and_balance_largest_first(tmp_path):
+    sizes = [9, 7, 5, 5, 4, 3, 3, 2, 1, 1]
+    limits = PlanLimits(max_payload_bytes=10, max_payload_objects=3, max_payloads=100, multipart_threshold=100)
+    planner, manifests = _plan(tmp_path, [obj(f"o{i}", s) for i, s in enumerate(sizes)], limits)
+    loads = [sum(i.size for i in m) for m in manifests]
+    assert all(load <= 10 for load in loads)
+    assert all(len(m) <= 3 for m in manifests)
+    assert sum(loads) == sum(sizes)
+    # 40 bytes need four payloads of 10; filling the least-loaded one first (to balance the
+    # workers) may open one more than a tight packing would
+    assert len(manifests) in (4, 5)
+
+
+def test_a_huge_object_is_spread_over_payloads_with_every_part_once(tmp_path):
+    size = 50 * 10**12  # 50 TB: ten times S3's old 5 TiB cap
+    limits = PlanLimits(max_payload_bytes=100 * 1024**3, max_payload_objects=5000, max_payloads=1024)
+    planner, manifests = _plan(tmp_path, [obj("huge.mxf", size), obj("small.txt", 10)], limits)
+    [spread] = planner.spread
+    assert spread.parts <= MAX_PARTS
+    assert spread.part_size * spread.parts >= size
+    chunks = [(i.first_part, i.last_part) for m in manifests for i in m if i.is_parts]
+    assert len(chunks) > 1
+    numbers = [n for first, last in sorted(chunks) for n in range(first, last + 1)]
+    assert numbers == list(range(1, spread.parts + 1))
+    assert len(manifests) <= 1024
+
+
+def test_rejected_rows_are_kept_for_the_report(tmp_path):
+    planner = Planner(
+        Router.from_conf([{"file_types": ["mp4"], "bucket": "v"}], None), ObjectFilter(), PlanLimits(), tmp_path
+    )
+    planner.add(obj("a.mp4"))
+    planner.add(obj("notes.txt"))
+    planner.add(Rejected("src", "gone", None, "NoSuchKey", 404, "missing"))
+    planner.pack()
+    rejected = gzip.decompress(planner.close().read_bytes()).splitlines()
+    assert planner.objects == 1 and planner.rejected == 2 and planner.rejected_failed == 1
+    assert len(rejected) == 2
+
+
+def test_report_scopes_and_summary():
+    def r(key, status, size=5):
+        return CopyResult("b", key, None, "d", key, status, "E" if status == FAILED else "", 0, "m", size)
+
+    out = io.StringIO()
+    writer = ReportWriter(scope="failed", out=out)
+    writer.add_all([r("ok a", COPIED), r("bad+1", FAILED), r("same", SKIPPED)])
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows == [["b", "bad%2B1", "", "failed", "E", "", "m"]]
+    summary = writer.summary(2.0)
+    assert Counter({k: summary[k] for k in ("copied", "failed", "skipped")}) == Counter(copied=1, failed=1, skipped=1)
+    assert summary["bytes"] == 5 and summary["throughput_bytes_per_second"] == 2.5
+    with pytest.raises(ValueError, match="report_scope"):
+        ReportWriter(scope="some")
+
+
+def test_composite_etag_and_work_prefix():
+    assert composite_etag(['"' + "0" * 32 + '"']) == "4ae71336e44bf9bf79d2752e234818a5-1"
+    # S3-compatible servers may give parts ETags that are not MD5s: verify by size, do not crash
+    assert composite_etag(['"' + "0" * 32 + '-1"', '"' + "1" * 32 + '"']) is None
+    assert composite_etag(["not-hex-at-all-but-32-chars-long"]) is None
+    assert work_prefix("reports/", "manual__2024-01-01T00:00:00+00:00") == "reports/manual__2024-01-01T00-00-00-00-00/"
+
+
+@pytest.mark.parametrize("key", ["plain/key.txt", "tab\there", "new\nline", "back\\slash", "ü 日本+%20.mov", "[x]"])
+def test_manifest_lines_round_trip_any_key(key):
+    item = CopyItem("b", key, "v1", 12, "e" * 32, "d", "pre/" + key)
+    line = encode_item(item)
+    assert line.count(b"\n") == 1 and line.endswith(b"\n")
+    assert decode_item(line) == item
+    parts = item._replace(upload_id="u", part_size=5, first_part=1, last_part=2)
+    assert decode_item(encode_item(parts)) == parts
+
+
+def test_destination_listing_skips_up_to_date_objects_while_planning(tmp_path):
+    dest = [
+        SourceObject("dst", "copy/a.txt", None, 1, "e" * 32, 0.0),  # same: skipped
+        SourceObject("dst", "copy/b.txt", None, 2, "e" * 32, 0.0),  # other size: copied
+        SourceObject("dst", "copy/big.bin", None, 12 * MiB, "f" * 32 + "-3", 0.0),  # our multipart copy
+        SourceObject("dst", "copy/zzz.txt", None, 1, "e" * 32, 0.0),  # no source: ignored
+    ]
+    limits = PlanLimits(multipart_threshold=5 * MiB)
+    router = Router.from_conf(None, "dst", "copy", "src/")
+    planner = Planner(router, ObjectFilter(), limits, tmp_path, dest_lookup=SortedLookup(dest))
+    for key, size in (("src/a.txt", 1), ("src/b.txt", 1), ("src/big.bin", 12 * MiB), ("src/c.txt", 1)):
+        planner.add(obj(key, size))
+    assert (planner.objects, planner.skipped) == (2, 2)
+    assert is_up_to_date(5, "x", 5, "x", 10) and not is_up_to_date(5, "x", 6, "x", 10)
+    assert not is_up_to_date(12 * MiB, "a" * 32, 12 * MiB, "f" * 32 + "-2", 5 * MiB)
