@@ -7,9 +7,9 @@ import os
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.common.upload_events import upload_asset
 from mediaflow.mediaconvert.contract import PARAMS
 from mediaflow.mediaconvert.operators import MediaConvertCreateJobOperator, TranscodeInputsOperator
-from mediaflow.video.sources import upload_asset
 
 UPLOADS = upload_asset("mediaflow_transcode_uploads", os.environ.get("MEDIAFLOW_TRANSCODE_QUEUE_URL"))
 

@@ -7,9 +7,10 @@ import os
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS, FFMPEG_POOL
+from mediaflow.common.upload_events import upload_asset
 from mediaflow.video.contract import PARAMS
 from mediaflow.video.operators import VideoSegmentIndexOperator
-from mediaflow.video.sources import ResolveVideosOperator, upload_asset
+from mediaflow.video.sources import ResolveVideosOperator
 
 # S3 ObjectCreated -> SQS -> this asset starts a run; unset (no watcher) means conf-only runs
 UPLOADS = upload_asset("mediaflow_segment_uploads", os.environ.get("MEDIAFLOW_SEGMENT_QUEUE_URL"))

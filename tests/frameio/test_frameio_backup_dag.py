@@ -288,10 +288,8 @@ def test_large_folders_are_grouped_into_batches_within_the_mapping_limit(
 ):
     import json
 
-    import mediaflow.frameio.operators as frameio_operators
-
-    # the real limit is 1024 mapped tasks; 4 here shows the grouping without 1024 task runs
-    monkeypatch.setattr(frameio_operators, "MAX_MAPPED", 4)
+    # the default limit is 1024 mapped tasks; 4 here shows the grouping without 1024 task runs
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "4")
     files = [{"name": f"shot_{i:02d}.mov", "size": 100 + i} for i in range(10)]
     seeded = seed(standin, [{"type": "folder", "name": "Many", "children": files}])
     bucket = make_bucket("fio")

@@ -9,8 +9,8 @@ import pytest
 
 from mediaflow.mediaconvert.jobs import (
     AAC_BITRATES,
+    JobSettingsError,
     SourceInfo,
-    TemplateError,
     build_request,
     bundled_templates,
     client_request_token,
@@ -147,7 +147,7 @@ def test_bad_template_fields_are_named(path, value, expected):
         h264.pop(path[0])
     else:
         h264[path[0]] = value
-    with pytest.raises(TemplateError) as err:
+    with pytest.raises(JobSettingsError) as err:
         validate_request(request)
     assert expected in str(err.value)
 
@@ -156,7 +156,7 @@ def test_aac_bitrate_outside_the_allowed_set_is_refused():
     request = _request()
     _outputs(request)[1]["AudioDescriptions"][0]["CodecSettings"]["AacSettings"]["Bitrate"] = 100000
     with pytest.raises(
-        TemplateError, match=r"Outputs\[1\].AudioDescriptions\[0\].CodecSettings.AacSettings.Bitrate: 100000"
+        JobSettingsError, match=r"Outputs\[1\].AudioDescriptions\[0\].CodecSettings.AacSettings.Bitrate: 100000"
     ):
         validate_request(request)
 
@@ -164,19 +164,19 @@ def test_aac_bitrate_outside_the_allowed_set_is_refused():
 def test_missing_role_is_named():
     request = _request()
     del request["Role"]
-    with pytest.raises(TemplateError, match='Missing required parameter in input: "Role"'):
+    with pytest.raises(JobSettingsError, match='Missing required parameter in input: "Role"'):
         validate_request(request)
 
 
 def test_unknown_or_broken_template_names_the_choices(tmp_path, monkeypatch):
-    with pytest.raises(TemplateError, match="mp4_renditions"):
+    with pytest.raises(JobSettingsError, match="mp4_renditions"):
         load_template("nope")
     monkeypatch.setenv("MEDIAFLOW_MEDIACONVERT_TEMPLATES", str(tmp_path))
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(TemplateError, match="not valid JSON"):
+    with pytest.raises(JobSettingsError, match="not valid JSON"):
         load_template("bad")
     (tmp_path / "empty.json").write_text(json.dumps({"Description": "x"}))
-    with pytest.raises(TemplateError, match="'Settings'"):
+    with pytest.raises(JobSettingsError, match="'Settings'"):
         load_template("empty")
 
 

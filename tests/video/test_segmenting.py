@@ -18,8 +18,8 @@ from mediaflow.video.index import (
 )
 from mediaflow.video.probe import MediaInfo
 from mediaflow.video.segmenting import (
+    KeyTemplateError,
     SourceName,
-    TemplateError,
     is_video_key,
     output_container,
     render_prefix,
@@ -108,7 +108,7 @@ def test_source_name_and_segment_keys():
 
 @pytest.mark.parametrize("template", ["{name}/x", "{video_name!r}{", "{0}"])
 def test_unknown_template_fields_are_refused(template):
-    with pytest.raises(TemplateError, match="output_key_prefix"):
+    with pytest.raises(KeyTemplateError, match="output_key_prefix"):
         render_prefix(template, SourceName.from_key("a.mp4"), "b")
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mediaflow.common.errors import InputError
+
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
@@ -52,7 +54,7 @@ def choose_part_size(size: int, initial: int = DEFAULT_PART_SIZE, max_parts: int
         # doubling from 64 MiB jumps 4 GiB -> 8 GiB; 5 GiB parts reach 10,000 x 5 GiB (~53.7 TB)
         part = MAX_PART_SIZE
     if part > MAX_PART_SIZE:
-        raise ValueError(
+        raise InputError(
             f"an object of {size} bytes needs parts of {part} bytes, above S3's 5 GiB part limit; "
             "it cannot be copied by multipart upload"
         )

@@ -2,7 +2,7 @@
 delays, and the S3 key layout of a backup.
 
 Kept apart from the hook so the same rules serve the operators, the webhook and the unit
-tests, and so the two API versions meet in one normalized `Asset`.
+tests, and so the two API versions meet in one normalized `FrameioAsset`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ V4_READY_STATES = frozenset({"uploaded", "transcoded"})
 
 
 @dataclass
-class Asset:
+class FrameioAsset:
     """One Frame.io file, folder or version stack, whichever API version described it."""
 
     id: str
@@ -50,14 +50,14 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def parse_v2_asset(raw: dict[str, Any]) -> Asset:
-    """`GET /v2/assets/{id}` (or a child) -> Asset. v2 calls folders `folder` and stacks `version_stack`."""
+def parse_v2_asset(raw: dict[str, Any]) -> FrameioAsset:
+    """`GET /v2/assets/{id}` (or a child) -> FrameioAsset. v2 calls folders `folder` and stacks `version_stack`."""
     checksums = raw.get("checksums") or {}
     version = _int(raw.get("version"))
     if version is None and raw.get("index") is not None:
         version = (_int(raw.get("index")) or 0) + 1
     kind = raw.get("type") or "file"
-    return Asset(
+    return FrameioAsset(
         id=str(raw["id"]),
         type=kind,
         name=str(raw.get("name") or raw["id"]),
@@ -73,14 +73,14 @@ def parse_v2_asset(raw: dict[str, Any]) -> Asset:
     )
 
 
-def parse_v4_item(raw: dict[str, Any], kind: str | None = None) -> Asset:
-    """A v4 `data` object (file, folder or version stack) -> Asset. v4 gives no checksum."""
+def parse_v4_item(raw: dict[str, Any], kind: str | None = None) -> FrameioAsset:
+    """A v4 `data` object (file, folder or version stack) -> FrameioAsset. v4 gives no checksum."""
     kind = kind or raw.get("type") or "file"
     links = raw.get("media_links") or {}
     original = links.get("original") or {}
     status = raw.get("status")
     head = raw.get("head_version") or {}
-    return Asset(
+    return FrameioAsset(
         id=str(raw["id"]),
         type=kind,
         name=str(raw.get("name") or raw["id"]),
@@ -210,7 +210,7 @@ def assign_keys(entries: Iterable[FileEntry], destination_prefix: str) -> list[F
     return entries
 
 
-def batch_sizes(counts: list[int], max_batches: int = 1024) -> int:
+def batch_sizes(counts: list[int], max_batches: int) -> int:
     """Files per batch so that batching every target's files separately stays within
     `max_batches` mapped tasks in total (one file per task whenever that fits)."""
     total = sum(counts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mediaflow.common.s3 import head_object_or_none
 from mediaflow.frameio.client import FrameioClient, FrameioError
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferError, TransferSpec
 
@@ -39,22 +40,12 @@ def already_backed_up(head: dict[str, Any] | None, entry: dict[str, Any]) -> boo
     return not (stored and expected and stored.lower() != expected.lower())
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)
-    except Exception as exc:
-        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 404:
-            return None
-        raise
-
-
 def back_up_file(
     client: FrameioClient, engine: HttpToS3, s3: Any, target: dict[str, Any], entry: dict[str, Any]
 ) -> Outcome:
     bucket, key = target["destination_bucket"], entry["key"]
     try:
-        if target.get("skip_existing", True) and already_backed_up(_head(s3, bucket, key), entry):
+        if target.get("skip_existing", True) and already_backed_up(head_object_or_none(s3, bucket, key), entry):
             return Outcome("skipped_existing", 0, "same asset id and size already in S3")
         url = client.download_url(entry["asset_id"])
         if not url:

@@ -18,9 +18,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from mediaflow.common.errors import InputError
 from mediaflow.frameio.api import (
-    Asset,
     FileEntry,
+    FrameioAsset,
     join_key,
     parse_v2_asset,
     parse_v4_item,
@@ -96,7 +97,7 @@ class FrameioClient:
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
         if self.api_version not in ("v2", "v4"):
-            raise ValueError(f"api_version must be 'v4' or 'v2', got {self.api_version!r}")
+            raise InputError(f"api_version must be 'v4' or 'v2', got {self.api_version!r}")
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -204,7 +205,7 @@ class FrameioClient:
         return f"/v4/accounts/{self.account_id}{path}"
 
     # -- assets --------------------------------------------------------------------------------
-    def get_asset(self, asset_id: str, asset_type: str | None = None) -> Asset:
+    def get_asset(self, asset_id: str, asset_type: str | None = None) -> FrameioAsset:
         """A file, folder, version stack, or a project's root folder (named after the project)."""
         if self.api_version == "v2":
             if asset_type == "project":
@@ -227,14 +228,14 @@ class FrameioClient:
                     raise
         raise AssertionError("unreachable")
 
-    def _v4_show(self, asset_id: str, kind: str) -> Asset:
+    def _v4_show(self, asset_id: str, kind: str) -> FrameioAsset:
         if kind == "file":
             body = self.get_json(self._v4(f"/files/{asset_id}"), {"include": "media_links.original"})
         else:
             body = self.get_json(self._v4(f"/{kind}s/{asset_id}"))
         return parse_v4_item(body["data"], kind)
 
-    def children(self, parent: Asset) -> Iterator[Asset]:
+    def children(self, parent: FrameioAsset) -> Iterator[FrameioAsset]:
         """Every child of a folder or version stack, across all pages."""
         if self.api_version == "v2":
             page = 1
@@ -281,7 +282,7 @@ def _detail(resp: requests.Response) -> str:
 class Resolution:
     """What a backup of one Frame.io asset covers: files to copy, and what was left out and why."""
 
-    root: Asset
+    root: FrameioAsset
     files: list[FileEntry] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
 
@@ -295,7 +296,7 @@ def resolve(
     root = client.get_asset(asset_id, asset_type)
     out = Resolution(root=root)
     seen: set[str] = set()
-    pending: list[tuple[Asset, str]] = []
+    pending: list[tuple[FrameioAsset, str]] = []
     if root.type == "folder":
         pending.append((root, safe_segment(root.name)))
     else:
@@ -313,7 +314,7 @@ def resolve(
     return out
 
 
-def _visit(client: FrameioClient, asset: Asset, path: str, include_versions: bool, out: Resolution) -> None:
+def _visit(client: FrameioClient, asset: FrameioAsset, path: str, include_versions: bool, out: Resolution) -> None:
     if asset.type == "version_stack":
         versions = list(client.children(asset))
         if not versions:
@@ -331,7 +332,7 @@ def _visit(client: FrameioClient, asset: Asset, path: str, include_versions: boo
     _add_file(asset, path, out)
 
 
-def _add_file(asset: Asset, path: str, out: Resolution) -> None:
+def _add_file(asset: FrameioAsset, path: str, out: Resolution) -> None:
     if not asset.uploaded:
         out.skipped.append(_skip(asset, path, "still uploading; run the backup again once the upload completes"))
         return
@@ -349,5 +350,5 @@ def _add_file(asset: Asset, path: str, out: Resolution) -> None:
     )
 
 
-def _skip(asset: Asset, path: str, reason: str) -> dict[str, str]:
+def _skip(asset: FrameioAsset, path: str, reason: str) -> dict[str, str]:
     return {"asset_id": asset.id, "name": asset.name, "path": path, "reason": reason}

@@ -16,20 +16,15 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.sdk import BaseOperator
 
+from mediaflow.common.conf import to_bool
+from mediaflow.common.errors import InputError
+from mediaflow.common.s3 import parse_s3_uri
+from mediaflow.common.tasks import fail_fast, max_map_length
 from mediaflow.frameio.api import assign_keys, batch_sizes, chunk
 from mediaflow.frameio.client import FrameioError, Resolution, resolve
 from mediaflow.frameio.hook import FrameioHook
 
 PLAN_ROOT = "_mediaflow/frameio_backup"
-MAX_MAPPED = 1024
-
-
-def _flag(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes")
-    return bool(value)
 
 
 def _run_folder(run_id: str) -> str:
@@ -45,15 +40,15 @@ def normalize_target(raw: dict[str, Any]) -> dict[str, Any]:
         "account_id": raw.get("account_id") or None,
         "destination_bucket": raw.get("destination_bucket") or "",
         "destination_prefix": (raw.get("destination_prefix") or "").strip("/"),
-        "include_versions": _flag(raw.get("include_versions"), False),
-        "skip_existing": _flag(raw.get("skip_existing"), True),
+        "include_versions": to_bool(raw.get("include_versions"), False),
+        "skip_existing": to_bool(raw.get("skip_existing"), True),
     }
     if not target["asset_id"]:
-        raise ValueError(
+        raise InputError(
             f"Frame.io backup target {raw!r} has no asset_id: give the id of a file, folder, stack or project"
         )
     if not target["destination_bucket"]:
-        raise ValueError(f"Frame.io backup target {target['asset_id']} has no destination_bucket: name the S3 bucket")
+        raise InputError(f"Frame.io backup target {target['asset_id']} has no destination_bucket: name the S3 bucket")
     return target
 
 
@@ -93,9 +88,10 @@ class FrameioResolveOperator(BaseOperator):
         if isinstance(raw, str):
             raw = json.loads(raw)
         if not isinstance(raw, list):
-            raise ValueError(f"Frame.io backup targets must be a list of objects, got {type(raw).__name__}")
+            raise InputError(f"Frame.io backup targets must be a list of objects, got {type(raw).__name__}")
         return [normalize_target(t) for t in raw]
 
+    @fail_fast()
     def execute(self, context: Any) -> list[dict[str, Any]]:
         targets = self._targets()
         resolved: list[tuple[dict[str, Any], Resolution]] = []
@@ -123,7 +119,7 @@ class FrameioResolveOperator(BaseOperator):
             )
             resolved.append((target, res))
 
-        size = batch_sizes([len(r.files) for _, r in resolved], MAX_MAPPED)
+        size = batch_sizes([len(r.files) for _, r in resolved], max_map_length())
         s3 = AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="s3").conn
         folder = _run_folder(context["run_id"])
         batches: list[dict[str, Any]] = []
@@ -174,6 +170,7 @@ class FrameioTransferOperator(BaseOperator):
         self.frameio_conn_id = frameio_conn_id
         self.aws_conn_id = aws_conn_id
 
+    @fail_fast()
     def execute(self, context: Any) -> dict[str, Any]:
         import requests
         from botocore.config import Config
@@ -186,7 +183,7 @@ class FrameioTransferOperator(BaseOperator):
         s3 = AwsBaseHook(
             aws_conn_id=self.aws_conn_id, client_type="s3", config=Config(**s3_client_config(concurrency))
         ).conn
-        bucket, _, key = self.batch["plan_uri"][5:].partition("/")
+        bucket, key = parse_s3_uri(self.batch["plan_uri"])
         plan = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         target = plan["target"]
         client = FrameioHook(

@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from mediaflow.common.conf import to_bool
+from mediaflow.common.errors import InputError
+
 TOLERANCE_SECONDS = 300
 RUN_ID_PREFIX = "frameio_custom_action__"
 _RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.~:+-]")
@@ -69,7 +72,7 @@ def parse(payload: dict[str, Any]) -> CustomAction:
     interaction_id = str(payload.get("interaction_id") or "")
     resource_id = str(resource.get("id") or "")
     if not interaction_id or not resource_id:
-        raise ValueError("the Custom Action payload has no interaction_id or resource.id")
+        raise InputError("the Custom Action payload has no interaction_id or resource.id")
     v4 = "account_id" in payload or "workspace" in payload
     kind = resource.get("type")
     asset_type = kind if kind in ("file", "folder", "version_stack") else None  # v2 says "asset"
@@ -94,12 +97,6 @@ def run_id_for(interaction_id: str) -> str:
     return RUN_ID_PREFIX + cleaned
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
 def form(default_prefix: str) -> dict[str, Any]:
     return {
         "title": "Back up to S3",
@@ -116,7 +113,7 @@ def build_conf(action: CustomAction, settings: dict[str, Any]) -> dict[str, Any]
     data = action.data or {}
     prefix = data.get("destination_prefix", settings.get("destination_prefix") or "")
     if not isinstance(prefix, str) or len(prefix) > 1024:
-        raise ValueError("destination_prefix must be text of at most 1024 characters")
+        raise InputError("destination_prefix must be text of at most 1024 characters")
     return {
         "asset_id": action.resource_id,
         "asset_type": action.resource_type,
@@ -124,7 +121,7 @@ def build_conf(action: CustomAction, settings: dict[str, Any]) -> dict[str, Any]
         "account_id": action.account_id,
         "destination_bucket": settings["destination_bucket"],
         "destination_prefix": prefix.strip("/"),
-        "include_versions": _flag(data.get("include_versions", False)),
+        "include_versions": to_bool(data.get("include_versions"), False),
         "skip_existing": True,
         "interaction_id": action.interaction_id,
     }

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from mediaflow.common.conf import to_bool
 from mediaflow.frameio import signature as sig
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def connection_settings() -> dict[str, Any]:
         "secret": extra.get("custom_action_secret") or "",
         "destination_bucket": extra.get("destination_bucket") or "",
         "destination_prefix": extra.get("destination_prefix") or "",
-        "form": str(extra.get("custom_action_form", "")).lower() in ("1", "true", "yes"),
+        "form": to_bool(extra.get("custom_action_form"), False),
     }
 
 

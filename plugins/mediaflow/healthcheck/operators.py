@@ -10,6 +10,9 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.sdk import BaseOperator
 
+from mediaflow.common.conf import to_bool
+from mediaflow.common.tasks import fail_fast
+
 
 class MediaflowHealthcheckOperator(BaseOperator):
     """HeadBucket each bucket, DescribeTable, GetQueueUrl, and run `ffmpeg -version`.
@@ -36,6 +39,7 @@ class MediaflowHealthcheckOperator(BaseOperator):
         self.check_ffmpeg = check_ffmpeg
         self.aws_conn_id = aws_conn_id
 
+    @fail_fast()
     def execute(self, context: Any) -> dict[str, Any]:
         def client(service: str):
             return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service).conn
@@ -66,7 +70,7 @@ class MediaflowHealthcheckOperator(BaseOperator):
                     report["queues"][name] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"SQS queue {name!r}: {exc}. Create it and subscribe it to the upload topic.")
-        if str(self.check_ffmpeg).lower() in ("true", "1"):
+        if to_bool(self.check_ffmpeg, True):
             found = {binary: shutil.which(binary) for binary in ("ffmpeg", "ffprobe")}
             for binary, path in found.items():
                 if path is None:

@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mediaflow.common.errors import InputError
+
 #: where the bundled templates live; MEDIAFLOW_MEDIACONVERT_TEMPLATES points elsewhere
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "include" / "mediaconvert"
 DEFAULT_TEMPLATE = "mp4_renditions"
@@ -37,7 +39,7 @@ CONTAINER_EXTENSIONS = {"MP4": "mp4", "MOV": "mov", "M3U8": "m3u8", "M2TS": "m2t
 TERMINAL_STATUSES = frozenset({"COMPLETE", "ERROR", "CANCELED"})
 
 
-class TemplateError(ValueError):
+class JobSettingsError(InputError):
     """A template or request that MediaConvert would refuse; raised before any job exists."""
 
 
@@ -63,21 +65,21 @@ def bundled_templates() -> list[str]:
 def load_template(name: str) -> dict[str, Any]:
     """A bundled template by name: `{"Settings": ..., optional "Description", "Queue", ...}`."""
     if not name or "/" in name or name.startswith("."):
-        raise TemplateError(
+        raise JobSettingsError(
             f"template {name!r}: give the name of a bundled template ({', '.join(bundled_templates())})"
         )
     path = template_dir() / f"{name}.json"
     if not path.is_file():
-        raise TemplateError(
+        raise JobSettingsError(
             f"template {name!r} not found in {template_dir().name}/: use one of {', '.join(bundled_templates())} "
             "or add a JSON file there"
         )
     try:
         data = json.loads(path.read_text())
     except ValueError as exc:
-        raise TemplateError(f"template {name!r} ({path.name}) is not valid JSON: {exc}") from exc
+        raise JobSettingsError(f"template {name!r} ({path.name}) is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("Settings"), dict):
-        raise TemplateError(f"template {name!r} ({path.name}) needs a top-level 'Settings' object")
+        raise JobSettingsError(f"template {name!r} ({path.name}) needs a top-level 'Settings' object")
     return data
 
 
@@ -109,11 +111,11 @@ def build_request(
             settings["Inputs"][0]["AudioSelectors"] = {"Audio Selector 1": {"DefaultSelection": "DEFAULT"}}
     else:
         if template is None:
-            raise TemplateError("give either a bundled template or job_template_name")
+            raise JobSettingsError("give either a bundled template or job_template_name")
         settings = copy.deepcopy(template["Settings"])
         inputs = settings.get("Inputs") or [{}]
         if len(inputs) != 1:
-            raise TemplateError(f"Settings.Inputs: the template must have exactly one input, it has {len(inputs)}")
+            raise JobSettingsError(f"Settings.Inputs: the template must have exactly one input, it has {len(inputs)}")
         inputs[0]["FileInput"] = input_uri
         settings["Inputs"] = inputs
         for i, group in enumerate(settings.get("OutputGroups") or []):
@@ -144,7 +146,7 @@ def _set_destination(group: dict[str, Any], destination: str, where: str) -> Non
         "MS_SMOOTH_GROUP_SETTINGS": "MsSmoothGroupSettings",
     }.get(kind or "")
     if member is None:
-        raise TemplateError(
+        raise JobSettingsError(
             f"{where}.OutputGroupSettings.Type: {kind!r} is not an output group type MediaConvert knows"
         )
     sub = group_settings.setdefault(member, {})
@@ -183,7 +185,7 @@ def fit_to_source(settings: dict[str, Any], source: SourceInfo) -> None:
         group["Outputs"] = [o for o in outputs if id(o) in keep]
     settings["OutputGroups"] = [g for g in settings.get("OutputGroups", []) if g.get("Outputs")]
     if not settings["OutputGroups"]:
-        raise TemplateError("no output is left after fitting the template to the source; check the template")
+        raise JobSettingsError("no output is left after fitting the template to the source; check the template")
 
 
 def _even(value: float) -> int:
@@ -200,7 +202,7 @@ def _service_model():
 
 def validate_request(request: dict[str, Any], operation: str = "CreateJob") -> None:
     """Check `request` against botocore's MediaConvert model and MediaConvert's own rules that
-    the model cannot express; raise TemplateError naming every bad field."""
+    the model cannot express; raise JobSettingsError naming every bad field."""
     from botocore.validate import ParamValidator
 
     shape = _service_model().operation_model(operation).input_shape
@@ -209,7 +211,7 @@ def validate_request(request: dict[str, Any], operation: str = "CreateJob") -> N
     problems += _enum_problems(shape, request, "")  # ParamValidator does not check enums
     problems += _semantic_problems(request.get("Settings") or {})
     if problems:
-        raise TemplateError("the MediaConvert request is invalid:\n- " + "\n- ".join(problems))
+        raise JobSettingsError("the MediaConvert request is invalid:\n- " + "\n- ".join(problems))
 
 
 def _enum_problems(shape, value: Any, path: str) -> list[str]:
@@ -293,13 +295,6 @@ def _split_destination(destination: str, stem: str) -> tuple[str, str]:
         return destination, stem
     head, _, tail = destination.rpartition("/")
     return head + "/", tail
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
 
 
 def client_request_token(*parts: Any) -> str:

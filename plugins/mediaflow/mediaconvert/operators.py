@@ -12,18 +12,20 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator, Variable
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+from mediaflow.common.s3 import parse_s3_uri
+from mediaflow.common.tasks import check_fanout, fail_fast
+from mediaflow.common.upload_events import uploaded_objects
 from mediaflow.mediaconvert.hook import MediaConvertHook
 from mediaflow.mediaconvert.jobs import (
     DEFAULT_TEMPLATE,
     TERMINAL_STATUSES,
+    JobSettingsError,
     SourceInfo,
-    TemplateError,
     build_request,
     client_request_token,
     default_destination,
     load_template,
     output_keys,
-    split_s3_uri,
     validate_request,
 )
 from mediaflow.mediaconvert.links import MediaConvertJobLink
@@ -36,7 +38,6 @@ RENDITIONS_BUCKET_VARIABLE = "mediaflow_renditions_bucket"
 DEFAULT_RENDITIONS_BUCKET = "mediaflow-renditions"
 #: accepted by the local MediaConvert service only; not a secret and not a real role
 LOCAL_ROLE_ARN = "arn:aws:iam::123456789012:role/mediaflow-local-mediaconvert"
-MAX_INPUTS = 1024
 
 
 def probe_source(bucket: str, key: str, aws_conn_id: str | None) -> SourceInfo | None:
@@ -65,7 +66,7 @@ def completed_outputs(job: dict[str, Any], aws_conn_id: str | None) -> dict[str,
         raise AirflowFailException(f"MediaConvert job {job.get('Id')} ended {status}: {detail}")
     uris = output_keys(job.get("Settings") or {})
     s3 = S3Hook(aws_conn_id=aws_conn_id)
-    missing = [uri for uri in uris if not s3.check_for_key(split_s3_uri(uri)[1], split_s3_uri(uri)[0])]
+    missing = [uri for uri in uris if not s3.check_for_key(parse_s3_uri(uri)[1], parse_s3_uri(uri)[0])]
     if missing:
         raise AirflowException(
             f"MediaConvert job {job.get('Id')} is COMPLETE but these outputs are not in S3: {', '.join(missing)}. "
@@ -138,6 +139,7 @@ class MediaConvertCreateJobOperator(BaseOperator):
     def hook(self) -> MediaConvertHook:
         return MediaConvertHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
+    @fail_fast()
     def execute(self, context: Any) -> dict[str, Any] | None:
         if not self.bucket or not self.key:
             raise AirflowFailException("MediaConvert: give the input as bucket and key (conf `bucket`, `key`).")
@@ -171,7 +173,7 @@ class MediaConvertCreateJobOperator(BaseOperator):
                 client_request_token=token,
             )
             validate_request(request)
-        except TemplateError as exc:
+        except JobSettingsError as exc:
             raise AirflowFailException(f"{input_uri}: {exc}") from exc
         job = hook.create_job(request)
         self.log.info(
@@ -255,6 +257,7 @@ class TranscodeInputsOperator(BaseOperator):
         self.bucket = bucket
         self.key = key
 
+    @fail_fast()
     def execute(self, context: Any) -> list[dict[str, str]]:
         if self.bucket and self.key:
             return [{"bucket": self.bucket, "key": self.key}]
@@ -262,20 +265,13 @@ class TranscodeInputsOperator(BaseOperator):
             raise AirflowFailException(
                 "give both `bucket` and `key` in the conf (or neither in an event-triggered run)"
             )
-        events = context.get("triggering_asset_events") or {}
-        extras = [event.extra for asset_events in events.values() for event in asset_events]
-        if not extras:
+        objects = uploaded_objects(context)
+        if objects is None:
             raise AirflowFailException(
                 "no input: trigger with conf {'bucket': ..., 'key': ...} or upload to the watched bucket"
             )
-        from mediaflow.common.s3_events import objects_from_asset_events
-
-        objects = objects_from_asset_events(extras)
         if not objects:
             raise AirflowSkipException("the triggering events name no created object (e.g. only s3:TestEvent)")
-        if len(objects) > MAX_INPUTS:
-            raise AirflowFailException(
-                f"{len(objects)} objects in one run; at most {MAX_INPUTS} can be transcoded at once"
-            )
+        check_fanout(len(objects), "videos to transcode", "Upload fewer files at once, or trigger one run per file.")
         self.log.info("transcoding %d object(s): %s", len(objects), objects[:10])
         return objects

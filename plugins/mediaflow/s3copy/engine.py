@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from mediaflow.common.parts import PartRange, choose_part_size, iter_parts
 from mediaflow.common.retry import call_with_retry
-from mediaflow.s3copy.inventory import clean_etag
+from mediaflow.common.s3 import clean_etag, error_info
 from mediaflow.s3copy.planning import CopyItem, initial_part_size, is_up_to_date
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def client_config_kwargs(threads: int) -> dict[str, Any]:
     }
 
 
-class Progress:
+class CopyProgress:
     """Thread-safe counters, logged every `interval` seconds: objects and bytes done, rate."""
 
     def __init__(self, total_objects: int = 0, total_bytes: int = 0, interval: float = 10.0, emit=None) -> None:
@@ -144,12 +144,7 @@ class Progress:
 def _error(exc: BaseException) -> tuple[str, int, str]:
     if isinstance(exc, CopyError):
         return exc.code, exc.http_status, str(exc)
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        err = response.get("Error", {})
-        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return str(err.get("Code") or status), status, str(err.get("Message") or exc)
-    return type(exc).__name__, 0, str(exc)
+    return error_info(exc)
 
 
 def make_result(item: CopyItem, status: str, message: str = "", exc: BaseException | None = None) -> CopyResult:
@@ -205,11 +200,11 @@ class _Upload:
 class CopyEngine:
     """Copies CopyItems with one client. `copy_payload` is the entry point."""
 
-    def __init__(self, client: Any, options: CopyOptions, *, threads: int = 32, progress: Progress | None = None):
+    def __init__(self, client: Any, options: CopyOptions, *, threads: int = 32, progress: CopyProgress | None = None):
         self.client = client
         self.options = options
         self.threads = threads
-        self.progress = progress or Progress()
+        self.progress = progress or CopyProgress()
         self.results: list[CopyResult] = []
         self._results_lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep
@@ -469,7 +464,7 @@ def copy_payload(
     options: CopyOptions,
     *,
     threads: int = 32,
-    progress: Progress | None = None,
+    progress: CopyProgress | None = None,
 ) -> list[CopyResult]:
     """Copy one payload with one shared client and `threads` threads; one result per item.
 

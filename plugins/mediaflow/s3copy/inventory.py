@@ -18,6 +18,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
+from mediaflow.common.errors import InputError
+from mediaflow.common.s3 import clean_etag, error_info, is_not_found, parse_s3_uri
+
 #: storage classes whose objects must be restored before S3 will copy them
 ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
@@ -44,20 +47,6 @@ class Rejected(NamedTuple):
     error_code: str
     http_status: int
     message: str
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` -> (bucket, key); anything else is a clear ValueError."""
-    if not uri.startswith("s3://") or len(uri) <= 5:
-        raise ValueError(f"{uri!r} is not an S3 URI; write it as s3://bucket/key")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ValueError(f"{uri!r} has no bucket; write it as s3://bucket/key")
-    return bucket, key
-
-
-def clean_etag(etag: str | None) -> str:
-    return (etag or "").strip('"')
 
 
 def _epoch(value: Any) -> float:
@@ -101,7 +90,7 @@ def iter_csv_manifest_rows(lines: Iterable[str]) -> Iterator[tuple[str, str, str
         if not row or not row[0].strip():
             continue
         if len(row) < 2:
-            raise ValueError(f"manifest row {row!r} has no key column; rows are bucket,key[,version_id]")
+            raise InputError(f"manifest row {row!r} has no key column; rows are bucket,key[,version_id]")
         version = row[2].strip() if len(row) > 2 and row[2].strip() else None
         yield row[0].strip(), unquote_plus(row[1]), version
 
@@ -117,14 +106,13 @@ def head_objects(
         try:
             meta = client.head_object(**kwargs)
         except Exception as exc:  # noqa: BLE001 - becomes a report row naming the object
-            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-            if str(code) in ("404", "NoSuchKey", "NoSuchVersion"):
-                code = "NoSuchKey"
+            code, status, _ = error_info(exc)
+            if is_not_found(exc):
+                code, status = "NoSuchKey", 404
                 msg = f"s3://{bucket}/{key} does not exist; remove it from the manifest or restore it"
             else:
                 msg = f"HEAD s3://{bucket}/{key} failed: {exc}"
-            return Rejected(bucket, key, version, str(code), int(status or 0), msg)
+            return Rejected(bucket, key, version, code, status, msg)
         return object_from_head(bucket, key, version, meta)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="head") as pool:
@@ -162,12 +150,12 @@ def iter_inventory_rows(manifest: dict[str, Any], open_data: Callable[[str, str]
     """
     fmt = str(manifest.get("fileFormat", "CSV")).upper()
     if fmt != "CSV":
-        raise ValueError(f"S3 Inventory format {fmt} is not supported; configure the inventory as CSV")
+        raise InputError(f"S3 Inventory format {fmt} is not supported; configure the inventory as CSV")
     columns = [c.strip() for c in manifest["fileSchema"].split(",")]
     col = {name: i for i, name in enumerate(columns)}
     for needed in ("Bucket", "Key"):
         if needed not in col:
-            raise ValueError(f"S3 Inventory schema {manifest['fileSchema']!r} has no {needed} column")
+            raise InputError(f"S3 Inventory schema {manifest['fileSchema']!r} has no {needed} column")
     data_bucket = manifest.get("destinationBucket", "").removeprefix("arn:aws:s3:::")
 
     def get(row: list[str], name: str, default: str = "") -> str:
@@ -202,7 +190,7 @@ def open_inventory(client: Any, manifest_uri: str) -> Iterator[SourceObject | Re
     if key.endswith(".json"):
         manifest = json.loads(body.read())
         if "files" not in manifest or "fileSchema" not in manifest:
-            raise ValueError(f"{manifest_uri} is not an S3 Inventory manifest.json (no files/fileSchema)")
+            raise InputError(f"{manifest_uri} is not an S3 Inventory manifest.json (no files/fileSchema)")
         manifest.setdefault("destinationBucket", bucket)
         return iter_inventory_rows(manifest, lambda b, k: client.get_object(Bucket=b, Key=k)["Body"])
     rows = iter_csv_manifest_rows(_text_lines(body, gzipped=key.endswith(".gz")))

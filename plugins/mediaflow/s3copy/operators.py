@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from mediaflow.common.errors import InputError
+from mediaflow.common.s3 import parse_s3_uri
+from mediaflow.common.tasks import fail_fast, max_map_length
 from mediaflow.s3copy.engine import (
     COPIED,
     FAILED,
@@ -30,8 +33,8 @@ from mediaflow.s3copy.engine import (
     CopyEngine,
     CopyError,
     CopyOptions,
+    CopyProgress,
     CopyResult,
-    Progress,
     abort_upload,
     composite_etag,
     copy_payload,
@@ -54,12 +57,6 @@ from mediaflow.s3copy.report import PLANNED, ReportWriter, decode_results, encod
 from mediaflow.s3copy.routing import ObjectFilter, Router
 
 PLAN_FILE = "plan.json"
-
-
-def _max_map_length() -> int:
-    from airflow.configuration import conf
-
-    return conf.getint("core", "max_map_length", fallback=1024)
 
 
 class _BulkCopyBase(BaseOperator):
@@ -203,11 +200,12 @@ class S3CopyPlanOperator(_BulkCopyBase):
                 MAX_PARALLEL_PAYLOADS_ENV,
             )
 
+    @fail_fast()
     def execute(self, context: Any) -> list[dict[str, Any]]:
         started = time.time()
         self._warn_if_parallelism_differs(context)
         if not self.manifest_uri and not self.source_bucket:
-            raise ValueError("nothing to copy: set source_bucket (with source_prefix) or manifest_uri")
+            raise InputError("nothing to copy: set source_bucket (with source_prefix) or manifest_uri")
         router = Router.from_conf(
             self.routes, self.destination_bucket, self.destination_prefix or "", self.source_prefix or ""
         )
@@ -215,7 +213,7 @@ class S3CopyPlanOperator(_BulkCopyBase):
         limits = PlanLimits(
             max_payload_bytes=int(self.max_payload_bytes),
             max_payload_objects=int(self.max_payload_objects),
-            max_payloads=int(self.max_payloads or _max_map_length()),
+            max_payloads=int(self.max_payloads or max_map_length()),
             multipart_threshold=int(self.multipart_threshold),
         )
         s3 = self.client()
@@ -333,13 +331,12 @@ class S3CopyPayloadOperator(_BulkCopyBase):
         self.payload = payload
         self.progress_interval = progress_interval
 
+    @fail_fast()
     def execute(self, context: Any) -> dict[str, Any]:
-        from mediaflow.s3copy.inventory import parse_s3_uri
-
         s3 = self.client()
         bucket, key = parse_s3_uri(self.payload["uri"])
         items = list(read_manifest(gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).splitlines()))
-        progress = Progress(len(items), self.payload.get("bytes", 0), self.progress_interval, self.log.info)
+        progress = CopyProgress(len(items), self.payload.get("bytes", 0), self.progress_interval, self.log.info)
         self.log.info("payload %s: %s items, %s bytes", self.payload["index"], len(items), self.payload.get("bytes"))
         options = self.copy_options()
         if self.payload.get("dest_checked") and context["ti"].try_number <= 1:
@@ -378,11 +375,12 @@ class S3CopyCompleteOperator(_BulkCopyBase):
         "sse_kms_key_id",
     )
 
+    @fail_fast()
     def execute(self, context: Any) -> dict[str, int]:
         s3 = self.client()
         plan = self.read_plan(s3, context)
         if plan is None:
-            raise AirflowException("no plan found for this run; the plan task did not finish")
+            raise AirflowFailException("no plan found for this run; the plan task did not finish, see its log")
         engine = CopyEngine(s3, self.copy_options(), threads=1)
         results = []
         for spread in plan.get("spread", ()):
@@ -452,11 +450,12 @@ class S3CopyReportOperator(_BulkCopyBase):
         super().__init__(**kwargs)
         self.report_scope = report_scope
 
+    @fail_fast()
     def execute(self, context: Any) -> dict[str, Any]:
         s3 = self.client()
         plan = self.read_plan(s3, context)
         if plan is None:
-            raise AirflowException("no plan found for this run; the plan task failed, see its log")
+            raise AirflowFailException("no plan found for this run; the plan task failed, see its log")
         bucket, prefix = self.work(context)
         with tempfile.TemporaryDirectory(prefix="s3-bulk-report-") as tmp:
             csv_path = Path(tmp) / "report.csv"
@@ -501,8 +500,6 @@ class S3CopyReportOperator(_BulkCopyBase):
         if data is not None:
             yield from decode_results(data)
             return
-        from mediaflow.s3copy.inventory import parse_s3_uri
-
         mb, mk = parse_s3_uri(payload["uri"])
         for item in read_manifest(gzip.decompress(s3.get_object(Bucket=mb, Key=mk)["Body"].read()).splitlines()):
             if dry_run and item.first_part <= 1:  # one row per object, not per chunk of parts

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from mediaflow.common.errors import InputError
 from mediaflow.common.parts import DEFAULT_PART_SIZE, MIN_PART_SIZE, choose_part_size, part_count
 from mediaflow.s3copy.inventory import Rejected, SourceObject
 from mediaflow.s3copy.routing import ObjectFilter, Router
@@ -80,7 +81,7 @@ class PlanLimits:
     def __post_init__(self) -> None:
         for name in ("max_payload_bytes", "max_payload_objects", "max_payloads", "multipart_threshold"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
 
 
 def initial_part_size(multipart_threshold: int) -> int:
@@ -424,5 +425,5 @@ def report_bucket_for(
         report_bucket or destination_bucket or next((r.get("bucket") for r in routes or () if r.get("bucket")), None)
     )
     if not bucket:
-        raise ValueError("no report location: set report_bucket, destination_bucket or routes")
+        raise InputError("no report location: set report_bucket, destination_bucket or routes")
     return bucket

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import quote_plus
 
+from mediaflow.common.errors import InputError
 from mediaflow.s3copy.engine import COPIED, FAILED, PARTS_COPIED, PARTS_FAILED, SKIPPED, CopyResult
 
 REPORT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
@@ -60,7 +61,7 @@ class ReportWriter:
 
     def __post_init__(self) -> None:
         if self.scope not in ("all", "failed"):
-            raise ValueError(f"report_scope must be 'all' or 'failed', got {self.scope!r}")
+            raise InputError(f"report_scope must be 'all' or 'failed', got {self.scope!r}")
         self._csv = csv.writer(self.out, lineterminator="\n")
 
     def add(self, r: CopyResult) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mediaflow.common.errors import InputError
+
 
 def extension(key: str) -> str:
     """Lower-case extension of the last path segment without the dot ('' when there is none)."""
@@ -70,7 +72,7 @@ class ObjectFilter:
         modified_after: str | float | None = None,
     ) -> ObjectFilter:
         if min_size is not None and max_size is not None and min_size > max_size:
-            raise ValueError(f"min_size ({min_size}) is larger than max_size ({max_size}); swap or drop one")
+            raise InputError(f"min_size ({min_size}) is larger than max_size ({max_size}); swap or drop one")
         after = None
         if modified_after not in (None, ""):
             if isinstance(modified_after, int | float):
@@ -79,7 +81,7 @@ class ObjectFilter:
                 text = str(modified_after).replace("Z", "+00:00")
                 parsed = datetime.fromisoformat(text)
                 if parsed.tzinfo is None:
-                    raise ValueError(f"modified_after {modified_after!r} has no time zone; add one, e.g. Z")
+                    raise InputError(f"modified_after {modified_after!r} has no time zone; add one, e.g. Z")
                 after = parsed.timestamp()
         return cls(normalize_types(file_types), min_size, max_size, after)
 
@@ -89,7 +91,7 @@ class Router:
 
     def __init__(self, routes: Sequence[Route], source_prefix: str = "") -> None:
         if not routes:
-            raise ValueError("no destination: set destination_bucket or at least one route")
+            raise InputError("no destination: set destination_bucket or at least one route")
         self.routes = tuple(routes)
         self.source_prefix = source_prefix
         self._first_takes_all = "*" in self.routes[0].file_types  # no extension needed: fast path
@@ -106,12 +108,12 @@ class Router:
             parsed = []
             for i, r in enumerate(routes):
                 if not r.get("bucket"):
-                    raise ValueError(f"route {i} has no bucket; each route is {{file_types, bucket, prefix}}")
+                    raise InputError(f"route {i} has no bucket; each route is {{file_types, bucket, prefix}}")
                 types = normalize_types(r.get("file_types") or ["*"])
                 parsed.append(Route(types, r["bucket"], r.get("prefix") or ""))
             return cls(parsed, source_prefix)
         if not destination_bucket:
-            raise ValueError("no destination: set destination_bucket or routes")
+            raise InputError("no destination: set destination_bucket or routes")
         return cls([Route(frozenset({"*"}), destination_bucket, destination_prefix or "")], source_prefix)
 
     def route(self, key: str) -> tuple[str, str] | None:

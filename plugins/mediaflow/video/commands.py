@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from mediaflow.common.errors import InputError
+
 #: input option: give up on a stalled HTTP read instead of hanging the worker (microseconds)
 RW_TIMEOUT_US = 60_000_000
 
@@ -35,7 +37,7 @@ def base_args(ffmpeg: str = "ffmpeg") -> list[str]:
 
 
 @dataclass
-class Progress:
+class FfmpegProgress:
     """One `-progress` block: ffmpeg prints `key=value` lines and ends each block with `progress=`."""
 
     out_time_s: float = 0.0
@@ -64,11 +66,11 @@ class Progress:
 
 @dataclass
 class ProgressParser:
-    """Feed stdout lines of `ffmpeg -progress pipe:1`; `feed` returns a `Progress` at each block end."""
+    """Feed stdout lines of `ffmpeg -progress pipe:1`; `feed` returns a `FfmpegProgress` at each block end."""
 
-    _current: Progress = field(default_factory=Progress)
+    _current: FfmpegProgress = field(default_factory=FfmpegProgress)
 
-    def feed(self, line: str) -> Progress | None:
+    def feed(self, line: str) -> FfmpegProgress | None:
         key, sep, value = line.strip().partition("=")
         if not sep:
             return None
@@ -90,7 +92,7 @@ class ProgressParser:
         elif key == "progress":
             block = self._current
             block.done = value == "end"
-            self._current = Progress(out_time_s=block.out_time_s, frame=block.frame, speed=block.speed)
+            self._current = FfmpegProgress(out_time_s=block.out_time_s, frame=block.frame, speed=block.speed)
             return block
         return None
 
@@ -132,9 +134,9 @@ def segment_command(
     the boundary and every segment but the last lasts `seconds` to within one frame.
     """
     if mode not in ("copy", "exact"):
-        raise ValueError(f"mode must be 'copy' or 'exact', not {mode!r}")
+        raise InputError(f"mode must be 'copy' or 'exact', not {mode!r}")
     if seconds < 1:
-        raise ValueError("segment length must be at least 1 second")
+        raise InputError("segment length must be at least 1 second")
     cmd = base_args(ffmpeg) + input_args(source) + ["-map", "0:v:0"]
     if has_audio:
         cmd += ["-map", "0:a?"]

@@ -17,8 +17,12 @@ from airflow.sdk import BaseOperator
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from mediaflow.common.conf import to_bool
 from mediaflow.common.dag_defaults import FFMPEG_POOL
+from mediaflow.common.errors import InputError
 from mediaflow.common.parts import MIN_PART_SIZE, choose_part_size
+from mediaflow.common.s3 import head_object_or_none
+from mediaflow.common.tasks import fail_fast
 from mediaflow.video.commands import segment_command
 from mediaflow.video.hook import FfmpegError, FfmpegHook
 from mediaflow.video.index import (
@@ -117,10 +121,11 @@ class VideoSegmentIndexOperator(BaseOperator):
         self.progress_interval = progress_interval
 
     # -- orchestration ----------------------------------------------------------------------
+    @fail_fast()
     def execute(self, context: Any) -> dict[str, Any]:
         bucket, key = self.video["bucket"], self.video["key"]
         label = f"s3://{bucket}/{key}"
-        seconds, force = int(self.segment_seconds), str(self.force).lower() in ("true", "1")
+        seconds, force = int(self.segment_seconds), to_bool(self.force, False)
         s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         head = self._head(s3, bucket, key, label)
         if META_SEGMENT_OF in head.get("Metadata", {}):
@@ -191,14 +196,12 @@ class VideoSegmentIndexOperator(BaseOperator):
 
     # -- steps ------------------------------------------------------------------------------
     def _head(self, s3: Any, bucket: str, key: str, label: str) -> dict[str, Any]:
-        try:
-            return s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise FileNotFoundError(
-                    f"{label} does not exist. Check bucket and key (keys are case-sensitive and not URL-encoded)."
-                ) from None
-            raise
+        head = head_object_or_none(s3, bucket, key)
+        if head is None:
+            raise InputError(
+                f"{label} does not exist. Check bucket and key (keys are case-sensitive and not URL-encoded)."
+            )
+        return head
 
     def _open(self, ffmpeg: FfmpegHook, s3: Any, bucket: str, key: str, size: int, work: Path, label: str) -> _Input:
         """Probe through a presigned URL; if ffprobe cannot read it that way, download and probe locally."""

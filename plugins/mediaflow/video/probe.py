@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from mediaflow.common.errors import InputError
 
-class ProbeError(ValueError):
+
+class ProbeError(InputError):
     """ffprobe could not read the input (corrupt, truncated, not media, or unreachable)."""
 
 

@@ -6,6 +6,8 @@ import posixpath
 import string
 from dataclasses import dataclass
 
+from mediaflow.common.errors import InputError
+
 #: extension (lower case) -> ffmpeg muxer for the segment muxer's `-segment_format`
 SEGMENT_FORMATS = {
     ".mp4": "mp4",
@@ -35,7 +37,7 @@ TEMPLATE_FIELDS = ("video_name", "extension", "source_bucket", "source_dir")
 DEFAULT_PREFIX_TEMPLATE = "project/{video_name}/split"
 
 
-class TemplateError(ValueError):
+class KeyTemplateError(InputError):
     pass
 
 
@@ -69,7 +71,7 @@ def output_container(extension: str, probed_format: str) -> tuple[str, str]:
     for probed, ext in _CONTAINER_FALLBACK:
         if probed in names:
             return ext, SEGMENT_FORMATS[ext]
-    raise ValueError(
+    raise InputError(
         f"cannot tell which container to write for extension {extension!r} (ffprobe says {probed_format!r}); "
         f"rename the object with one of {', '.join(VIDEO_SUFFIXES)}"
     )
@@ -80,10 +82,10 @@ def validate_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise TemplateError(f"output_key_prefix {template!r} is not a valid template: {exc}") from exc
+        raise KeyTemplateError(f"output_key_prefix {template!r} is not a valid template: {exc}") from exc
     for _literal, field_name, _spec, _conv in parsed:
         if field_name is not None and field_name not in TEMPLATE_FIELDS:
-            raise TemplateError(
+            raise KeyTemplateError(
                 f"output_key_prefix {template!r} uses unknown field {{{field_name}}}; "
                 f"available fields: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
             )
