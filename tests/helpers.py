@@ -32,6 +32,8 @@ class RunResult:
     run_id: str
     state: str
     task_states: dict[str, list[str]] = field(default_factory=dict)
+    #: try number of every task instance (map index order), to tell a first-try failure from a retried one
+    tries: dict[str, list[int]] = field(default_factory=dict)
     xcoms: dict[str, list[Any]] = field(default_factory=dict)
 
     def only_xcom(self, task_id: str) -> Any:
@@ -76,6 +78,7 @@ def run_dag(
         result = RunResult(dag_id=dag_id, run_id=dr.run_id, state=str(run.state))
         for ti in sorted(tis, key=lambda t: (t.task_id, t.map_index)):
             result.task_states.setdefault(ti.task_id, []).append(str(ti.state))
+            result.tries.setdefault(ti.task_id, []).append(int(ti.try_number))
         rows = (
             session.query(XComModel)
             .filter_by(dag_id=dag_id, run_id=dr.run_id, key="return_value")

@@ -203,9 +203,11 @@ def test_unusable_input_fails_cleanly_and_writes_nothing(s3, ddb, make_bucket, m
     key = f"uploads/{path.name}"
     s3.upload_file(str(path), bucket, key)
     rows_before = len(items_for(ddb, bucket))
-    result = run_dag("video_segment_index", {"bucket": bucket, "key": key, "segment_seconds": 1})
+    # production retries stay on: input that is not a video must fail at its first try
+    result = run_dag("video_segment_index", {"bucket": bucket, "key": key, "segment_seconds": 1}, keep_retries=True)
     assert result.state == "failed"
     assert result.task_states["segment_and_index"] == ["failed"]
+    assert result.tries["segment_and_index"] == [1], "retrying cannot make it a video: no second try"
     assert keys_under(s3, bucket) == [key], "nothing written to S3"
     assert len(items_for(ddb, bucket)) == rows_before == 0, "nothing written to DynamoDB"
     out = capfd.readouterr()

@@ -27,3 +27,10 @@ def client_config(*, max_pool_connections: int | None = None, **kwargs: Any) -> 
     if max_pool_connections is not None:
         kwargs["max_pool_connections"] = max_pool_connections
     return Config(retries=retry_settings(), **kwargs)
+
+
+def with_retries(connection_config: Config | None, **kwargs: Any) -> Config:
+    """`client_config(**kwargs)` under what the connection's own botocore config sets: an option
+    the deployment chose (its `config_kwargs`: retries, proxies, timeouts) wins over ours."""
+    ours = client_config(**kwargs)
+    return ours.merge(connection_config) if connection_config is not None else ours

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
 
+from mediaflow.common.aws import client_config
 from mediaflow.common.conf import to_bool
 from mediaflow.common.tasks import fail_fast
 
@@ -18,9 +20,15 @@ class MediaflowHealthcheckOperator(BaseOperator):
     """HeadBucket each bucket, DescribeTable, GetQueueUrl, and run `ffmpeg -version`.
 
     Fails listing every problem at once, each with the resource and the likely fix.
+
+    :param buckets: buckets the connection must reach
+    :param table_name: the video index table (None skips the check)
+    :param queue_names: SQS queues the event-driven DAGs watch
+    :param check_ffmpeg: also check that ffmpeg and ffprobe run on this worker
+    :param aws_conn_id: the AWS connection to check
     """
 
-    template_fields: Sequence[str] = ("buckets", "table_name", "queue_names", "check_ffmpeg")
+    template_fields: Sequence[str] = ("buckets", "table_name", "queue_names", "check_ffmpeg", "aws_conn_id")
 
     def __init__(
         self,
@@ -40,9 +48,9 @@ class MediaflowHealthcheckOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     @fail_fast()
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         def client(service: str):
-            return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service).conn
+            return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service, config=client_config()).conn
 
         problems: list[str] = []
         report: dict[str, Any] = {"buckets": {}, "table": None, "queues": {}, "ffmpeg": None}
@@ -79,6 +87,6 @@ class MediaflowHealthcheckOperator(BaseOperator):
                 out = subprocess.run([found["ffmpeg"], "-version"], capture_output=True, text=True, check=False)
                 report["ffmpeg"] = out.stdout.splitlines()[0] if out.stdout else None
         if problems:
-            raise RuntimeError("healthcheck failed:\n- " + "\n- ".join(problems))
+            raise AirflowFailException("healthcheck failed:\n- " + "\n- ".join(problems))
         self.log.info("healthcheck passed: %s", report)
         return report

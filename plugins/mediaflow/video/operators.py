@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from mediaflow.common.conf import to_bool
 from mediaflow.common.dag_defaults import FFMPEG_POOL
 from mediaflow.common.errors import InputError
+from mediaflow.common.hooks import aws_client, aws_resource
 from mediaflow.common.parts import MIN_PART_SIZE, choose_part_size
 from mediaflow.common.s3 import head_object_or_none
 from mediaflow.common.tasks import fail_fast
@@ -69,6 +68,22 @@ class VideoSegmentIndexOperator(BaseOperator):
     re-run rewrites the same rows and objects, and a video already segmented with the same
     settings is skipped unless `force`. Nothing is written for a file that is not a readable video.
     Runs in the `ffmpeg` pool so CPU-heavy encodes cannot starve other DAGs.
+
+    :param video: `{"bucket", "key"}` of the input (one item of ResolveVideosOperator's list)
+    :param segment_seconds: length of each segment
+    :param mode: `copy` (cut on keyframes, no re-encode) or `exact` (re-encode, a keyframe every N s)
+    :param output_bucket: bucket for the segments (default: the input's)
+    :param output_key_prefix: key template of the segments' folder (see `video.segmenting.render_prefix`)
+    :param table_name: the DynamoDB video index table
+    :param force: segment and index again even when this version was done with the same settings
+    :param aws_conn_id: the AWS connection (S3, DynamoDB, and presigned URLs for ffmpeg)
+    :param read_via_url: let ffmpeg read the input through a presigned URL (else download it first)
+    :param work_dir: where segments are written before upload (default: the system temp folder)
+    :param max_work_bytes: refuse inputs needing more local space than this
+    :param upload_concurrency: segments uploaded at once
+    :param multipart_threshold: segments above this size are uploaded in parts
+    :param x264_preset: libx264 preset for `exact` mode (default: ffmpeg's)
+    :param progress_interval: seconds between ffmpeg progress lines in the log
     """
 
     template_fields: Sequence[str] = (
@@ -79,6 +94,7 @@ class VideoSegmentIndexOperator(BaseOperator):
         "output_key_prefix",
         "table_name",
         "force",
+        "aws_conn_id",
     )
     ui_color = "#d9ead3"
 
@@ -122,11 +138,11 @@ class VideoSegmentIndexOperator(BaseOperator):
 
     # -- orchestration ----------------------------------------------------------------------
     @fail_fast()
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         bucket, key = self.video["bucket"], self.video["key"]
         label = f"s3://{bucket}/{key}"
         seconds, force = int(self.segment_seconds), to_bool(self.force, False)
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        s3 = aws_client("s3", self.aws_conn_id, max_pool_connections=self.upload_concurrency * 4 + 4)
         head = self._head(s3, bucket, key, label)
         if META_SEGMENT_OF in head.get("Metadata", {}):
             self.log.info("%s is a segment written by this pipeline; not segmenting it again", label)
@@ -137,7 +153,7 @@ class VideoSegmentIndexOperator(BaseOperator):
         prefix = render_prefix(self.output_key_prefix, name, bucket)
         parent_id = video_id(bucket, key, etag)
         signature = settings_signature(self.mode, seconds)
-        index = VideoIndexTable(DynamoDBHook(aws_conn_id=self.aws_conn_id).conn, self.table_name)
+        index = VideoIndexTable(aws_resource("dynamodb", self.aws_conn_id), self.table_name)
         ffmpeg = FfmpegHook(self.aws_conn_id, progress_interval=self.progress_interval)
         base = {"source": label, "video_id": str(parent_id), "output": f"s3://{out_bucket}/{prefix}/"}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 
 from mediaflow.common.errors import InputError
+from mediaflow.common.hooks import aws_client
 from mediaflow.common.tasks import fail_fast, max_map_length
 from mediaflow.common.upload_events import uploaded_objects
 from mediaflow.video.segmenting import is_video_key, validate_template
@@ -20,10 +20,17 @@ class ResolveVideosOperator(BaseOperator):
     Conf names one object (`bucket` + `key`) or a batch (`bucket` + `prefix`). A run started by
     the S3 upload asset watcher has no conf; its objects come from the triggering asset events
     (keys URL-decoded; `s3:TestEvent` and non-ObjectCreated records ignored). The list is small
-    by construction (at most `max_videos`, by default `[core] max_map_length`), so it fits XCom and the mapping limit.
+    by construction, so it fits XCom and the mapping limit.
+
+    :param bucket: bucket of the video(s); None in a run started by an upload event
+    :param key: one video to segment
+    :param prefix: segment every video below this prefix instead
+    :param output_key_prefix: the segments' key template, checked here before any task maps
+    :param aws_conn_id: the AWS connection
+    :param max_videos: most videos one run takes (default: `[core] max_map_length`)
     """
 
-    template_fields: Sequence[str] = ("bucket", "key", "prefix", "output_key_prefix")
+    template_fields: Sequence[str] = ("bucket", "key", "prefix", "output_key_prefix", "aws_conn_id")
 
     def __init__(
         self,
@@ -45,7 +52,7 @@ class ResolveVideosOperator(BaseOperator):
         self.max_videos = max_videos
 
     @fail_fast()
-    def execute(self, context: Any) -> list[dict[str, str]]:
+    def execute(self, context: Context) -> list[dict[str, str]]:
         if self.output_key_prefix:
             validate_template(self.output_key_prefix)
         from_events = uploaded_objects(context)
@@ -66,7 +73,7 @@ class ResolveVideosOperator(BaseOperator):
         return self._list_prefix(self.bucket, self.prefix)
 
     def _list_prefix(self, bucket: str, prefix: str) -> list[dict[str, str]]:
-        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        client = aws_client("s3", self.aws_conn_id)
         videos: list[dict[str, str]] = []
         limit = self.max_videos or max_map_length()
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
