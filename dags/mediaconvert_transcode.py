@@ -34,6 +34,7 @@ H.264 QVBR + AAC 48 kHz) to `destination`; `mp4_hls_renditions` adds an HLS ladd
 * Renditions taller than the source are left out (never upscaled); a silent input gets no
   audio outputs. A bad template fails before any job exists, naming the field.
 * Retries are safe: the request carries a ClientRequestToken derived from the run and input.
+  Killing the task (mark failed, clear) cancels its MediaConvert job.
 * The task returns the output URIs (checked in S3); ERROR/CANCELED fail the task with
   MediaConvert's error code and message. The task's "MediaConvert Job" link opens the console.
 """,
@@ -46,6 +47,6 @@ H.264 QVBR + AAC 48 kHz) to `destination`; `mp4_hls_renditions` adds an HLS ladd
         template="{{ params.template }}",
         job_template_name="{{ params.job_template_name }}",
         mediaconvert_queue="{{ params.queue }}",
-        poll_interval=2,
-        max_poll_interval=30,
+        deferrable=True,
+        waiter_delay=10,
     ).expand_kwargs(inputs.output)

@@ -12,17 +12,12 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from mediaflow.mediaconvert.sensor import MediaConvertJobSensor
 from mediaflow.mediaconvert.trigger import MediaConvertJobTrigger
 from tests.helpers import make_video
-from tests.mediaconvert.test_local_service import _request
+from tests.mediaconvert.local_jobs import submit
 
 
 @pytest.fixture
 def mc(local_stack):
     return local_stack.boto3_client("mediaconvert")
-
-
-def _submit(mc, s3, bucket: str, key: str, body_path) -> str:
-    s3.upload_file(str(body_path), bucket, key)
-    return mc.create_job(**_request(bucket, key, f"s3://{bucket}/out/"))["Job"]["Id"]
 
 
 async def _first_event(trigger: MediaConvertJobTrigger) -> dict:
@@ -33,23 +28,24 @@ async def _first_event(trigger: MediaConvertJobTrigger) -> dict:
 
 def _sensor(job_id: str, **kwargs) -> MediaConvertJobSensor:
     # do_xcom_push=False: no task instance here to store the console link on
-    return MediaConvertJobSensor(
-        task_id="wait", job_id=job_id, poll_interval=0.5, max_poll_interval=1, do_xcom_push=False, **kwargs
-    )
+    kwargs.setdefault("poke_interval", 0.5)
+    return MediaConvertJobSensor(task_id="wait", job_id=job_id, do_xcom_push=False, **kwargs)
 
 
 def test_deferred_sensor_resumes_with_the_outputs_in_s3(mc, s3, make_bucket, ffmpeg_bin, tmp_path):
     bucket = make_bucket("mcs")
-    job_id = _submit(mc, s3, bucket, "in/long take.mp4", make_video(tmp_path / "l.mp4", 8, width=640, height=360))
-    sensor = _sensor(job_id)
+    video = make_video(tmp_path / "l.mp4", 8, width=640, height=360)
+    job_id = submit(mc, s3, bucket, "in/long take.mp4", video, f"s3://{bucket}/out/")
+    sensor = _sensor(job_id, deferrable=True)
     # an 8 s job is still running when the sensor first looks, so it must hand the wait over
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({})
     trigger = deferred.value.trigger
     assert isinstance(trigger, MediaConvertJobTrigger)
+    assert trigger.cancel_on_kill is False  # the job is not the sensor's to cancel
     assert deferred.value.method_name == "execute_complete"
     event = asyncio.run(_first_event(trigger))
-    assert event["job_status"] == "COMPLETE"
+    assert event == {"status": "success", "job_id": job_id}  # the waiter saw COMPLETE
     result = sensor.execute_complete({}, event)
     assert result["job_id"] == job_id
     assert result["outputs"] == [f"s3://{bucket}/out/long take_480p.mp4"]
@@ -61,8 +57,8 @@ def test_poking_sensor_fails_with_mediaconvert_error(mc, s3, make_bucket, tmp_pa
     bucket = make_bucket("mcs-bad")
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"this is not a video" * 100)
-    job_id = _submit(mc, s3, bucket, "in/corrupt.mp4", corrupt)
-    sensor = _sensor(job_id, deferrable=False, poke_interval=0.5, timeout=120)
+    job_id = submit(mc, s3, bucket, "in/corrupt.mp4", corrupt, f"s3://{bucket}/out/")
+    sensor = _sensor(job_id, deferrable=False, timeout=120)
     with pytest.raises(AirflowFailException, match=rf"MediaConvert job {job_id} ended ERROR: error 1010"):
         sensor.execute({})
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="out/")

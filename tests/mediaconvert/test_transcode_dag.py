@@ -192,3 +192,44 @@ def test_half_an_input_is_refused(airflow_db, conf):
     result = run_dag(DAG_ID, conf)
     assert result.state == "failed"
     assert result.task_states["resolve_inputs"] == ["failed"]
+
+
+@pytest.mark.parametrize(
+    ("conf", "task_id", "message"),
+    [
+        ({"key": "a.mp4"}, "resolve_inputs", "give both `bucket` and `key` in the conf"),
+        (
+            {"key": "missing.mp4"},
+            "transcode",
+            "s3://{src}/missing.mp4 does not exist: check `bucket` and `key` (keys are case-sensitive).",
+        ),
+        ({"key": "x.mp4", "template": "no_such_template"}, "transcode", "template 'no_such_template' not found"),
+    ],
+    ids=["half-an-input", "missing-object", "unknown-template"],
+)
+def test_bad_conf_fails_its_task_at_the_first_try(
+    airflow_db, local_stack, s3, make_bucket, monkeypatch, capsys, conf, task_id, message
+):
+    """With the production retries on, a conf that no retry can fix fails at try 1, saying why."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    from mediaflow.common import dag_defaults
+
+    monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retry_delay", timedelta(0))  # a retry would show at once
+    monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retry_exponential_backoff", False)
+    assert dag_defaults.DEFAULT_ARGS["retries"] >= 1
+    src = make_bucket("in")
+    s3.put_object(Bucket=src, Key="x.mp4", Body=b"x")
+    if task_id == "transcode":
+        conf = {"bucket": src, **conf}
+
+    result = run_dag(DAG_ID, conf, keep_retries=True)
+
+    assert result.state == "failed"
+    assert result.task_states[task_id] == ["failed"]
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=DAG_ID, run_id=result.run_id, task_id=task_id).all()
+        assert [(ti.state, ti.try_number, ti.max_tries) for ti in tis] == [("failed", 1, 2)]
+    assert message.format(src=src) in capsys.readouterr().out
+    assert _jobs_for(local_stack, f"s3://{src}/{conf['key']}") == []

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseOperator, Variable
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.sdk import BaseOperator, Context, Variable, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from botocore.exceptions import ClientError
 
 from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import check_fanout, fail_fast
@@ -38,6 +41,13 @@ RENDITIONS_BUCKET_VARIABLE = "mediaflow_renditions_bucket"
 DEFAULT_RENDITIONS_BUCKET = "mediaflow-renditions"
 #: accepted by the local MediaConvert service only; not a secret and not a real role
 LOCAL_ROLE_ARN = "arn:aws:iam::123456789012:role/mediaflow-local-mediaconvert"
+#: how long a wait lasts by default, whatever the delay between looks
+DEFAULT_WAIT = timedelta(hours=48)
+
+
+def attempts_for(waiter_delay: float, wait: timedelta = DEFAULT_WAIT) -> int:
+    """The waiter attempts that cover `wait` with `waiter_delay` seconds between looks."""
+    return max(1, math.ceil(wait.total_seconds() / waiter_delay))
 
 
 def probe_source(bucket: str, key: str, aws_conn_id: str | None) -> SourceInfo | None:
@@ -62,7 +72,12 @@ def completed_outputs(job: dict[str, Any], aws_conn_id: str | None) -> dict[str,
     status = job.get("Status")
     if status != "COMPLETE":
         code, message = job.get("ErrorCode"), job.get("ErrorMessage")
-        detail = f"error {code}: {message}" if code or message else "no error message"
+        if code or message:
+            detail = f"error {code}: {message}"
+        elif status == "CANCELED":
+            detail = "canceled in the console, through the API, or because its task was killed"
+        else:
+            detail = "no error message"
         raise AirflowFailException(f"MediaConvert job {job.get('Id')} ended {status}: {detail}")
     uris = output_keys(job.get("Settings") or {})
     s3 = S3Hook(aws_conn_id=aws_conn_id)
@@ -75,15 +90,46 @@ def completed_outputs(job: dict[str, Any], aws_conn_id: str | None) -> dict[str,
     return {"job_id": job.get("Id"), "status": status, "outputs": uris}
 
 
+def outputs_after_wait(hook: MediaConvertHook, event: dict[str, Any] | None, aws_conn_id: str | None) -> dict[str, Any]:
+    """What a task resumed by MediaConvertJobTrigger returns: the job's outputs, or its failure.
+
+    A job that ended ERROR or CANCELED fails the task at once (a retry would get the same job
+    back); a wait that stopped for another reason (attempts exhausted, GetJob refused) fails it
+    with the trigger's message, and a retry waits again for the same job."""
+    event = validate_execute_complete_event(event)
+    job = hook.get_job(event["job_id"])
+    if event["status"] != "success" and job["Status"] not in TERMINAL_STATUSES:
+        raise AirflowException(f"waiting for MediaConvert job {job['Id']} failed: {event.get('message')}")
+    return completed_outputs(job, aws_conn_id)
+
+
 class MediaConvertCreateJobOperator(BaseOperator):
-    """Submit one MediaConvert job for `s3://bucket/key` and (by default) defer until it ends.
+    """Submit one MediaConvert job for `s3://bucket/key` and (by default) wait until it ends.
 
     The job comes from a bundled JSON template (`template`, see `include/mediaconvert/`) or
     from a MediaConvert job template (`job_template_name`). The input is probed first so that
     renditions taller than the source and audio outputs for a silent input are left out, and
     the request is checked against botocore's model before anything is sent. A retried task
     sends the same ClientRequestToken, so MediaConvert answers with the job it already has.
-    Returns `{"job_id", "status", "outputs": [s3 URIs]}`.
+    Killing the task cancels the job. Returns `{"job_id", "status", "outputs": [s3 URIs]}`.
+
+    :param bucket: bucket of the input video.
+    :param key: key of the input video.
+    :param destination: `s3://bucket/prefix/` for the renditions (default: the renditions
+        bucket of Variable `mediaflow_renditions_bucket`, under the input's stem).
+    :param role_arn: IAM role MediaConvert assumes (default: Variable
+        `mediaflow_mediaconvert_role_arn`, then the connection's `mediaconvert_role_arn` extra).
+    :param template: name of a bundled template in `include/mediaconvert/`.
+    :param job_template_name: name or ARN of a MediaConvert job template, instead of `template`.
+    :param mediaconvert_queue: MediaConvert queue name or ARN (default: the template's, else Default).
+    :param aws_conn_id: the Airflow connection for AWS credentials and endpoints.
+    :param region_name: the AWS region of the job (default: the connection's).
+    :param probe_input: fit the renditions to the input's size and audio (ffprobe over S3).
+    :param wait_for_completion: wait for the job to end; False returns as soon as it is submitted.
+    :param deferrable: wait in the triggerer instead of a worker slot
+        (default: `[operators] default_deferrable`).
+    :param waiter_delay: seconds between two looks at the job.
+    :param waiter_max_attempts: looks before the wait gives up (default: enough for 48 hours).
     """
 
     template_fields: Sequence[str] = (
@@ -94,6 +140,8 @@ class MediaConvertCreateJobOperator(BaseOperator):
         "template",
         "job_template_name",
         "mediaconvert_queue",
+        "aws_conn_id",
+        "region_name",
     )
     operator_extra_links = (MediaConvertJobLink(),)
     ui_color = "#f7c59f"
@@ -112,10 +160,9 @@ class MediaConvertCreateJobOperator(BaseOperator):
         region_name: str | None = None,
         probe_input: bool = True,
         wait_for_completion: bool = True,
-        deferrable: bool = True,
-        poll_interval: float = 10.0,
-        max_poll_interval: float = 60.0,
-        job_timeout: timedelta = timedelta(hours=48),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        waiter_delay: float = 30,
+        waiter_max_attempts: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -131,16 +178,56 @@ class MediaConvertCreateJobOperator(BaseOperator):
         self.probe_input = probe_input
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
-        self.job_timeout = job_timeout
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts or attempts_for(waiter_delay)
+        self.job_id: str | None = None
 
-    @property
+    @cached_property
     def hook(self) -> MediaConvertHook:
         return MediaConvertHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
     @fail_fast()
-    def execute(self, context: Any) -> dict[str, Any] | None:
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        job = self._submit(context)
+        if not self.wait_for_completion:
+            return {"job_id": job["Id"], "status": job["Status"], "outputs": output_keys(job.get("Settings") or {})}
+        if job["Status"] in TERMINAL_STATUSES:
+            return completed_outputs(job, self.aws_conn_id)
+        if self.deferrable:
+            self.defer(
+                trigger=MediaConvertJobTrigger(
+                    job_id=job["Id"],
+                    cancel_on_kill=True,
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts + 60),
+            )
+        job = self.hook.wait_for_job(
+            job["Id"], waiter_delay=self.waiter_delay, waiter_max_attempts=self.waiter_max_attempts
+        )
+        return completed_outputs(job, self.aws_conn_id)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        return outputs_after_wait(self.hook, event, self.aws_conn_id)
+
+    def on_kill(self) -> None:
+        """Cancel the job this task submitted: a user killed the task, or it ran out of time."""
+        if not self.job_id:
+            self.log.info("task killed before any MediaConvert job was submitted")
+            return
+        try:
+            self.hook.cancel_job(self.job_id)
+        except ClientError as exc:  # e.g. the job ended meanwhile
+            self.log.warning("could not cancel MediaConvert job %s: %s", self.job_id, exc)
+            return
+        self.log.info("canceled MediaConvert job %s: its task was killed", self.job_id)
+
+    def _submit(self, context: Context) -> dict[str, Any]:
+        """Build, check and submit the request; a bad input or template fails here, before any job exists."""
         if not self.bucket or not self.key:
             raise AirflowFailException("MediaConvert: give the input as bucket and key (conf `bucket`, `key`).")
         input_uri = f"s3://{self.bucket}/{self.key}"
@@ -149,7 +236,6 @@ class MediaConvertCreateJobOperator(BaseOperator):
             raise AirflowFailException(
                 f"{input_uri} does not exist: check `bucket` and `key` (keys are case-sensitive)."
             )
-        hook = self.hook
         destination = self.destination or default_destination(self._renditions_bucket(), self.key)
         source = probe_source(self.bucket, self.key, self.aws_conn_id) if self.probe_input else None
         if source is None and self.probe_input:
@@ -165,7 +251,7 @@ class MediaConvertCreateJobOperator(BaseOperator):
                 template,
                 input_uri=input_uri,
                 destination=destination,
-                role_arn=self._role_arn(hook),
+                role_arn=self._role_arn(),
                 queue=self.mediaconvert_queue,
                 job_template_name=self.job_template_name,
                 source=source,
@@ -175,64 +261,30 @@ class MediaConvertCreateJobOperator(BaseOperator):
             validate_request(request)
         except JobSettingsError as exc:
             raise AirflowFailException(f"{input_uri}: {exc}") from exc
-        job = hook.create_job(request)
+        job = self.hook.create_job(request)
+        self.job_id = job["Id"]  # from here on, killing the task cancels the job
         self.log.info(
             "MediaConvert job %s for %s is %s (outputs under %s)", job["Id"], input_uri, job["Status"], destination
         )
         MediaConvertJobLink.persist(
             context=context,
             operator=self,
-            region_name=hook.conn_region_name,
-            aws_partition=hook.conn_partition,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
             job_id=job["Id"],
         )
-        if not self.wait_for_completion:
-            return {"job_id": job["Id"], "status": job["Status"], "outputs": output_keys(job.get("Settings") or {})}
-        if job["Status"] in TERMINAL_STATUSES:
-            return completed_outputs(job, self.aws_conn_id)
-        if self.deferrable:
-            self.defer(
-                trigger=MediaConvertJobTrigger(
-                    job["Id"],
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    poll_interval=self.poll_interval,
-                    max_poll_interval=self.max_poll_interval,
-                ),
-                method_name="execute_complete",
-                timeout=self.job_timeout,
-            )
-        return completed_outputs(self._wait(hook, job["Id"]), self.aws_conn_id)
+        return job
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
-        if event.get("status") != "success":
-            raise AirflowException(f"waiting for MediaConvert job {event.get('job_id')} failed: {event.get('message')}")
-        return completed_outputs(self.hook.get_job(event["job_id"]), self.aws_conn_id)
-
-    def on_kill(self) -> None:
-        self.log.info("task killed; the MediaConvert job keeps running (cancel it in the console if needed)")
-
-    def _wait(self, hook: MediaConvertHook, job_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.job_timeout.total_seconds()
-        interval = self.poll_interval
-        while True:
-            job = hook.get_job(job_id)
-            if job["Status"] in TERMINAL_STATUSES:
-                return job
-            if time.monotonic() > deadline:
-                raise AirflowException(f"MediaConvert job {job_id} still {job['Status']} after {self.job_timeout}")
-            time.sleep(interval)
-            interval = min(self.max_poll_interval, interval * 1.5)
-
-    def _role_arn(self, hook: MediaConvertHook) -> str:
+    def _role_arn(self) -> str:
         """The role MediaConvert assumes: conf, then Variable, then the connection extra, then
         (on the local stack only) a placeholder the local service accepts."""
         if self.role_arn:
             return self.role_arn
-        role = Variable.get(ROLE_VARIABLE, default=None) or hook.conn_config.extra_config.get(ROLE_CONN_EXTRA)
+        conn_config = self.hook.conn_config
+        role = Variable.get(ROLE_VARIABLE, default=None) or conn_config.extra_config.get(ROLE_CONN_EXTRA)
         if role:
             return role
-        endpoint = hook.conn_config.get_service_endpoint_url("mediaconvert") or ""
+        endpoint = conn_config.get_service_endpoint_url("mediaconvert") or ""
         if urlsplit(endpoint).hostname in ("127.0.0.1", "localhost"):
             return LOCAL_ROLE_ARN
         raise AirflowFailException(
@@ -248,7 +300,11 @@ class MediaConvertCreateJobOperator(BaseOperator):
 class TranscodeInputsOperator(BaseOperator):
     """The objects one run transcodes: the conf's `bucket`/`key`, or, in a run started by the
     upload asset, every object created according to the triggering events (keys decoded,
-    `s3:TestEvent` ignored). Returns `[{"bucket", "key"}]` for the mapped transcode task."""
+    `s3:TestEvent` ignored). Returns `[{"bucket", "key"}]` for the mapped transcode task.
+
+    :param bucket: bucket of the video to transcode (conf `bucket`); empty in an event-started run.
+    :param key: key of the video to transcode (conf `key`); empty in an event-started run.
+    """
 
     template_fields: Sequence[str] = ("bucket", "key")
 
@@ -258,7 +314,7 @@ class TranscodeInputsOperator(BaseOperator):
         self.key = key
 
     @fail_fast()
-    def execute(self, context: Any) -> list[dict[str, str]]:
+    def execute(self, context: Context) -> list[dict[str, str]]:
         if self.bucket and self.key:
             return [{"bucket": self.bucket, "key": self.key}]
         if self.bucket or self.key:
