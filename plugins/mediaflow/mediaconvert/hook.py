@@ -16,6 +16,8 @@ from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 
+from mediaflow.common.hooks import SharedRetries
+
 #: the waiter in waiters.json: COMPLETE succeeds, ERROR and CANCELED fail
 JOB_COMPLETE_WAITER = "job_complete"
 #: what each look at a job logs, and what a failed wait's message carries (JMESPath on GetJob)
@@ -27,7 +29,7 @@ def wait_messages(job_id: str) -> dict[str, str]:
     return {"failure_message": f"MediaConvert job {job_id} failed", "status_message": f"MediaConvert job {job_id}"}
 
 
-class MediaConvertHook(AwsBaseHook):
+class MediaConvertHook(SharedRetries, AwsBaseHook):
     """Interact with AWS Elemental MediaConvert jobs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
