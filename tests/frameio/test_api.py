@@ -9,6 +9,7 @@ from mediaflow.frameio.api import (
     assign_keys,
     batch_sizes,
     chunk,
+    key_from_segments,
     parse_v2_asset,
     parse_v4_item,
     retry_after_seconds,
@@ -74,6 +75,11 @@ def test_retry_after_wins_else_exponential_from_one_second():
     for n, delay in enumerate(delays):
         assert 2**n <= delay <= 2**n * 1.1
     assert throttle_delay(20, None, cap=60.0, rng=rng) <= 66.0
+
+
+def test_key_from_segments_drops_empty_segments_and_stray_slashes():
+    assert key_from_segments("pre/", "", "/Dailies/Day 1/", "clip.mov") == "pre/Dailies/Day 1/clip.mov"
+    assert key_from_segments("", "a.mov") == "a.mov"
 
 
 def entry(asset_id: str, name: str, path: str = "Dailies", created: str = "") -> FileEntry:

@@ -12,12 +12,10 @@ import posixpath
 import random
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-API_VERSIONS = ("v4", "v2")
-ASSET_TYPES = ("file", "folder", "version_stack", "project")
 #: v4 file states whose original can be downloaded
 V4_READY_STATES = frozenset({"uploaded", "transcoded"})
 
@@ -38,9 +36,6 @@ class FrameioAsset:
     version: int | None = None
     created_at: str = ""
     head_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _int(value: Any) -> int | None:
@@ -165,7 +160,6 @@ class FileEntry:
     version: int | None
     created_at: str = ""
     key: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def safe_segment(name: str) -> str:
@@ -176,8 +170,9 @@ def safe_segment(name: str) -> str:
     return cleaned
 
 
-def join_key(*parts: str) -> str:
-    return posixpath.join(*[p.strip("/") for p in parts if p and p.strip("/")])
+def key_from_segments(*segments: str) -> str:
+    """Join path segments into one S3 key: no leading, trailing or doubled slashes, empty segments dropped."""
+    return posixpath.join(*[s.strip("/") for s in segments if s and s.strip("/")])
 
 
 def disambiguate(name: str, asset_id: str) -> str:
@@ -196,17 +191,21 @@ def assign_keys(entries: Iterable[FileEntry], destination_prefix: str) -> list[F
     entries = list(entries)
     by_key: dict[str, list[FileEntry]] = {}
     for entry in entries:
-        plain = join_key(destination_prefix, entry.path, safe_segment(entry.name))
+        plain = key_from_segments(destination_prefix, entry.path, safe_segment(entry.name))
         by_key.setdefault(plain, []).append(entry)
     for plain, group in by_key.items():
         group.sort(key=lambda e: (e.created_at or "", e.asset_id))
         group[0].key = plain
         for entry in group[1:]:
-            entry.key = join_key(destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id))
+            entry.key = key_from_segments(
+                destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id)
+            )
     taken = [e.key for e in entries]
     if len(set(taken)) != len(taken):  # a disambiguated name equal to a real one: fall back to ids for all
         for entry in entries:
-            entry.key = join_key(destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id))
+            entry.key = key_from_segments(
+                destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id)
+            )
     return entries
 
 

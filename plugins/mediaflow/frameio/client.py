@@ -22,7 +22,7 @@ from mediaflow.common.errors import InputError
 from mediaflow.frameio.api import (
     FileEntry,
     FrameioAsset,
-    join_key,
+    key_from_segments,
     parse_v2_asset,
     parse_v4_item,
     safe_segment,
@@ -308,7 +308,7 @@ def resolve(
         seen.add(folder.id)
         for child in client.children(folder):
             if child.type == "folder":
-                pending.append((child, join_key(path, safe_segment(child.name))))
+                pending.append((child, key_from_segments(path, safe_segment(child.name))))
             else:
                 _visit(client, child, path, include_versions, out)
     return out
@@ -323,7 +323,7 @@ def _visit(client: FrameioClient, asset: FrameioAsset, path: str, include_versio
         if include_versions:
             for position, version in enumerate(versions, start=1):
                 number = version.version or position
-                _add_file(version, join_key(path, safe_segment(asset.name), f"v{number}"), out)
+                _add_file(version, key_from_segments(path, safe_segment(asset.name), f"v{number}"), out)
             return
         head = next((v for v in versions if v.id == asset.head_id), None)
         head = head or max(versions, key=lambda v: (v.version or 0, v.created_at, v.id))
@@ -345,7 +345,6 @@ def _add_file(asset: FrameioAsset, path: str, out: Resolution) -> None:
             xxh64=asset.xxh64,
             version=asset.version,
             created_at=asset.created_at,
-            extra={"original_listed": asset.original is not None},
         )
     )
 
