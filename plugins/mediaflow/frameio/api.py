@@ -1,5 +1,5 @@
-"""Frame.io API shapes without Airflow: asset parsing (v2 and v4), pagination, throttling
-delays, and the S3 key layout of a backup.
+"""Frame.io API shapes without Airflow: asset parsing (v2 and v4), pagination, and the S3 key
+layout of a backup.
 
 Kept apart from the hook so the same rules serve the operators, the webhook and the unit
 tests, and so the two API versions meet in one normalized `FrameioAsset`.
@@ -7,10 +7,7 @@ tests, and so the two API versions meet in one normalized `FrameioAsset`.
 
 from __future__ import annotations
 
-import email.utils
 import posixpath
-import random
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -111,40 +108,6 @@ def v4_next_cursor(body: dict[str, Any]) -> str | None:
         return None
     values = parse_qs(urlparse(link).query).get("after")
     return values[0] if values else None
-
-
-# -- throttling ------------------------------------------------------------------------------
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date), or None when absent or unreadable."""
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(str(value)).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
-
-
-def throttle_delay(
-    attempt: int,
-    retry_after: str | None,
-    *,
-    base: float = 1.0,
-    cap: float = 60.0,
-    rng: random.Random | None = None,
-) -> float:
-    """Delay before retry `attempt` (0-based) after a 429: the server's Retry-After when it sent
-    one, else exponential from `base` (1 s, 2 s, 4 s...) plus up to 10 % jitter so that mapped
-    tasks throttled together do not come back together."""
-    told = retry_after_seconds(retry_after)
-    if told is not None:
-        return min(told, cap)
-    delay = min(cap, base * (2**attempt))
-    return delay + (rng or random).uniform(0, delay * 0.1)
 
 
 # -- S3 key layout -----------------------------------------------------------------------------

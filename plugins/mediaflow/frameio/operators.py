@@ -21,7 +21,7 @@ from mediaflow.common.errors import InputError
 from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import fail_fast, max_map_length
 from mediaflow.frameio.api import assign_keys, batch_sizes, chunk
-from mediaflow.frameio.client import FrameioError, Resolution, resolve
+from mediaflow.frameio.client import Resolution, resolve
 from mediaflow.frameio.hook import FrameioHook
 
 PLAN_ROOT = "_mediaflow/frameio_backup"
@@ -97,13 +97,8 @@ class FrameioResolveOperator(BaseOperator):
         resolved: list[tuple[dict[str, Any], Resolution]] = []
         for target in targets:
             hook = FrameioHook(self.frameio_conn_id, api_version=target["api_version"], account_id=target["account_id"])
-            try:
-                res = resolve(hook.get_conn(), target["asset_id"], target["asset_type"], target["include_versions"])
-            except FrameioError as exc:
-                raise RuntimeError(
-                    f"Frame.io asset {target['asset_id']} ({target['api_version']}): {exc}. "
-                    "Check the id, asset_type and account_id, and that the connection may read it."
-                ) from None
+            # an asset Frame.io refuses is an InputError (fails at once); throttling or 5xx is retried
+            res = resolve(hook.get_conn(), target["asset_id"], target["asset_type"], target["include_versions"])
             assign_keys(res.files, target["destination_prefix"])
             for skipped in res.skipped:
                 self.log.warning(
@@ -172,30 +167,20 @@ class FrameioTransferOperator(BaseOperator):
 
     @fail_fast()
     def execute(self, context: Any) -> dict[str, Any]:
-        import requests
-        from botocore.config import Config
-        from requests.adapters import HTTPAdapter
-
         from mediaflow.frameio.backup import back_up_file
         from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
 
         concurrency = int(self.max_concurrency)
-        s3 = AwsBaseHook(
-            aws_conn_id=self.aws_conn_id, client_type="s3", config=Config(**s3_client_config(concurrency))
-        ).conn
+        s3 = AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="s3", config=s3_client_config(concurrency)).conn
         bucket, key = parse_s3_uri(self.batch["plan_uri"])
         plan = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         target = plan["target"]
         client = FrameioHook(
             self.frameio_conn_id, api_version=target["api_version"], account_id=target["account_id"]
         ).get_conn()
-        session = requests.Session()
-        session.mount("http://", HTTPAdapter(pool_maxsize=concurrency + 2))
-        session.mount("https://", HTTPAdapter(pool_maxsize=concurrency + 2))
         engine = HttpToS3(
             s3,
-            session,
-            TransferConfig(
+            config=TransferConfig(
                 multipart_threshold=int(self.multipart_threshold),
                 part_size=int(self.part_size),
                 max_concurrency=concurrency,
