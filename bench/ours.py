@@ -156,19 +156,12 @@ def http(args: argparse.Namespace) -> None:
     """The Frame.io path: ranged GETs from an HTTP server into an S3 multipart upload, with the
     client, session and settings the backup operator builds (its defaults: 8 parts at once)."""
     import boto3
-    import requests as http_requests
-    from botocore.config import Config
-    from requests.adapters import HTTPAdapter
 
     from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, TransferSpec, s3_client_config
 
     concurrency = 8
-    s3 = boto3.client(
-        "s3", endpoint_url=os.environ["BENCH_S3_ENDPOINT"], config=Config(**s3_client_config(concurrency))
-    )
-    session = http_requests.Session()
-    session.mount("http://", HTTPAdapter(pool_maxsize=concurrency + 2))
-    engine = HttpToS3(s3, session, TransferConfig(max_concurrency=concurrency))
+    s3 = boto3.client("s3", endpoint_url=os.environ["BENCH_S3_ENDPOINT"], config=s3_client_config(concurrency))
+    engine = HttpToS3(s3, config=TransferConfig(max_concurrency=concurrency))
     started = time.perf_counter()
     result = engine.transfer(TransferSpec(url=args.url, bucket=args.bucket, key=args.key, size=args.size))
     _emit(started, engine_s=time.perf_counter() - started, bytes=result.size, parts=result.parts)

@@ -5,7 +5,8 @@ Serves: `/v2/assets/{id}`, `/v2/assets/{id}/children` (page-number pagination in
 `/v2/projects/{id}`; `/v4/accounts/{a}/files|folders|version_stacks|projects/{id}` and
 `.../children` (cursor pagination in `links.next`); an IMS-like `POST /ims/token`
 (client credentials); signed originals under `/originals/{token}` with Range support and
-expiry; 429 injection; watermarked assets without an original; `GET /healthz`.
+expiry; 429 injection; 5xx answers and short reads on chosen ranges; watermarked assets
+without an original; `GET /healthz`.
 
 Control endpoints for tests (`/_control/...`) seed trees, inject faults and report counters.
 A demo project labelled as a stand-in is seeded at start.
@@ -87,6 +88,7 @@ class State:
                 "url_max_uses": None,  # GETs an original URL serves before it answers 403
                 "token_ttl": 3600,  # IMS access token lifetime
                 "fail_ranges": [],  # [{"asset_id", "start", "times"}]: answer 500 to that range
+                "short_ranges": [],  # [{"asset_id", "start", "times"}]: send half that range, then hang up
                 "no_range": False,  # serve every original without Range support
             }
 
@@ -210,6 +212,15 @@ class State:
             head = self.head_of(node)
             out["head_version"] = {"id": head.id} if head else None
         return out
+
+
+def _take(faults: list[dict[str, Any]], asset_id: str, start: int) -> bool:
+    """Use up one injection of a per-range fault aimed at this asset and range start."""
+    for fault in faults:
+        if fault["asset_id"] == asset_id and int(fault["start"]) == start and fault.get("times", 1) > 0:
+            fault["times"] = fault.get("times", 1) - 1
+            return True
+    return False
 
 
 def _content(seed: Any, size: int) -> bytes:
@@ -468,18 +479,25 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(416, {"detail": "range not satisfiable"}, {"Content-Range": f"bytes */{len(data)}"})
                 return
             with st.lock:
-                for fault in st.faults["fail_ranges"]:
-                    if fault["asset_id"] == node.id and int(fault["start"]) == start and fault.get("times", 1) > 0:
-                        fault["times"] = fault.get("times", 1) - 1
-                        st.stats["range_failures"] += 1
-                        self._send(500, {"detail": "injected failure (stand-in)"})
-                        return
+                failed = _take(st.faults["fail_ranges"], node.id, start)
+                short = not failed and _take(st.faults["short_ranges"], node.id, start)
+                st.stats["range_failures"] += failed
+                st.stats["short_reads"] += short
+            if failed:
+                self._send(500, {"detail": "injected failure (stand-in)"})
+                return
+            if short:  # the promised Content-Length, half the bytes, then the connection closes
+                self.close_connection = True
+                self._stream(206, data, start, end, {"Content-Range": f"bytes {start}-{end}/{len(data)}"}, cut=True)
+                return
             st.stats["range_gets"] += 1
             self._stream(206, data, start, end, {"Content-Range": f"bytes {start}-{end}/{len(data)}"})
             return
         self._stream(200, data, 0, len(data) - 1, {})
 
-    def _stream(self, status: int, data: bytes, start: int, end: int, headers: dict[str, str]) -> None:
+    def _stream(
+        self, status: int, data: bytes, start: int, end: int, headers: dict[str, str], cut: bool = False
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(max(0, end - start + 1)))
@@ -489,6 +507,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         view = memoryview(data)
         pos = start
+        if cut:
+            end = start + (end - start) // 2
         try:
             while pos <= end:
                 self.wfile.write(view[pos : min(pos + 1024 * 1024, end + 1)])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from mediaflow.common.parts import GiB, MiB, TiB, choose_part_size, iter_parts, part_count, split_parts
-from mediaflow.common.retry import backoff_delays, call_with_retry, is_transient
+from mediaflow.common.retry import call_with_retry, is_transient
 
 
 @pytest.mark.parametrize(
@@ -51,12 +49,6 @@ def test_split_parts_into_contiguous_groups():
     assert [len(g) for g in groups] == [4, 3, 3]
     assert [p for g in groups for p in g] == parts
     assert len(split_parts(parts[:2], 5)) == 2
-
-
-def test_backoff_is_jittered_and_capped():
-    delays = list(backoff_delays(6, base=1.0, cap=5.0, rng=random.Random(7)))
-    assert len(delays) == 5
-    assert all(0 <= d <= min(5.0, 2**n) for n, d in enumerate(delays))
 
 
 class _ClientError(Exception):

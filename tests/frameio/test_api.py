@@ -1,18 +1,15 @@
-"""Frame.io parsing, pagination, throttling delays, key layout and batching (pure)."""
+"""Frame.io parsing, pagination, key layout and batching (pure)."""
 
 from __future__ import annotations
-
-import random
 
 from mediaflow.frameio.api import (
     FileEntry,
     assign_keys,
     batch_sizes,
     chunk,
+    key_from_segments,
     parse_v2_asset,
     parse_v4_item,
-    retry_after_seconds,
-    throttle_delay,
     v2_next_page,
     v4_next_cursor,
 )
@@ -64,16 +61,9 @@ def test_v4_cursor_is_taken_from_links_next_only():
     assert v4_next_cursor({}) is None
 
 
-def test_retry_after_wins_else_exponential_from_one_second():
-    assert retry_after_seconds("3") == 3.0
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
-    assert retry_after_seconds("soon") is None
-    assert throttle_delay(5, "2") == 2.0
-    rng = random.Random(1)
-    delays = [throttle_delay(n, None, rng=rng) for n in range(4)]
-    for n, delay in enumerate(delays):
-        assert 2**n <= delay <= 2**n * 1.1
-    assert throttle_delay(20, None, cap=60.0, rng=rng) <= 66.0
+def test_key_from_segments_drops_empty_segments_and_stray_slashes():
+    assert key_from_segments("pre/", "", "/Dailies/Day 1/", "clip.mov") == "pre/Dailies/Day 1/clip.mov"
+    assert key_from_segments("", "a.mov") == "a.mov"
 
 
 def entry(asset_id: str, name: str, path: str = "Dailies", created: str = "") -> FileEntry:

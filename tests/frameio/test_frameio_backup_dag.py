@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import requests
 import xxhash
@@ -95,8 +97,8 @@ def test_folder_tree_keeps_paths_disambiguates_names_and_takes_stack_head(
     seeded = seed(standin, TREE)
     bucket = make_bucket(f"fio{api_version}")  # the bucket name is cut from the test name
     folder = asset(seeded, "Dailies")
-    # a 429 storm on the listing and show calls: the run still completes
-    faults(standin, throttle=6, retry_after="0")
+    # a 429 storm on the listing and show calls, each asking for a second's wait: the run still completes
+    faults(standin, throttle=6, retry_after="1")
     result = run_dag(
         "frameio_backup",
         {
@@ -109,6 +111,7 @@ def test_folder_tree_keeps_paths_disambiguates_names_and_takes_stack_head(
     )
     assert result.state == "success", result.task_states
     assert stats(standin)["throttled"] == 6
+    assert result.task_states["resolve"] == ["success"]
     keys = backup_keys(s3, bucket, "backup/")
     first, second = asset(seeded, "Dailies/Day 1/clip.mov", 0), asset(seeded, "Dailies/Day 1/clip.mov", 1)
     assert keys == {
@@ -225,14 +228,30 @@ def test_server_without_range_support_falls_back_to_one_stream(airflow_db, stand
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_unknown_asset_fails_naming_it(airflow_db, standin, make_bucket):
+def test_unknown_asset_fails_at_the_first_try_naming_it(airflow_db, standin, make_bucket, monkeypatch, capsys):
+    """A 404 is input that retrying cannot fix: with the DAG's retries on, resolve fails at try 1."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    from mediaflow.common import dag_defaults
+
+    assert dag_defaults.DEFAULT_ARGS["retries"] > 0
+    monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retry_delay", timedelta(seconds=1))
+    monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retry_exponential_backoff", False)
+    missing = "00000000-0000-0000-0000-000000000000"
     bucket = make_bucket("fio")
     result = run_dag(
-        "frameio_backup",
-        {"asset_id": "00000000-0000-0000-0000-000000000000", "api_version": "v2", "destination_bucket": bucket},
+        "frameio_backup", {"asset_id": missing, "api_version": "v2", "destination_bucket": bucket}, keep_retries=True
     )
     assert result.state == "failed"
     assert result.task_states["resolve"] == ["failed"]
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id="frameio_backup", run_id=result.run_id, task_id="resolve")
+        assert ti.one().try_number == 1
+    assert stats(standin)["api_requests"] == 1  # asked once: a 404 is not retried by the client either
+    logged = capsys.readouterr().out
+    assert f"Frame.io asset {missing} (v2, asset_type not given) cannot be read" in logged
+    assert "HTTP 404" in logged
 
 
 def test_scheduled_backup_reads_targets_variable_and_copies_only_what_is_new(

@@ -1,5 +1,6 @@
 """The HTTP-to-S3 engine on its own, against the Frame.io stand-in and moto server over HTTP:
-the error texts and the cleanup that the DAG tests only see as a failed task."""
+what it retries (5xx through urllib3, short reads and expired URLs itself), the error texts,
+and the cleanup that the DAG tests only see as a failed task."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from mediaflow.frameio.http_to_s3 import (
     HttpToS3,
     SizeMismatch,
     TransferConfig,
+    TransferError,
     TransferSpec,
     UrlExpired,
 )
 from tests.frameio import test_frameio_backup_dag as test_frameio_backup
+from tests.frameio.test_frameio_backup_dag import faults, stats
 
 standin = test_frameio_backup.standin
 MiB = 1024 * 1024
-CONFIG = TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3, backoff_base=0.05)
+CONFIG = TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB, max_concurrency=3, backoff_factor=0.05)
 
 
 @pytest.fixture
@@ -88,3 +91,51 @@ def test_ranged_copy_refreshes_urls_and_matches_the_source(s3, make_bucket, file
     assert result.url_refreshes >= 3
     body = s3.get_object(Bucket=bucket, Key="ok.bin")["Body"].read()
     assert xxhash.xxh64(body).hexdigest() == result.xxh64 == spec.xxh64
+
+
+def seeded_spec(file_on_standin, bucket: str, key: str, size: int) -> tuple[str, TransferSpec]:
+    asset_id, url, client = file_on_standin(size, seed=3)
+    spec = TransferSpec(
+        url=url,
+        bucket=bucket,
+        key=key,
+        size=size,
+        xxh64=client.get_asset(asset_id).xxh64,
+        refresh_url=lambda: client.download_url(asset_id),
+    )
+    return asset_id, spec
+
+
+def test_5xx_and_short_reads_on_parts_are_retried_and_the_bytes_match(s3, make_bucket, file_on_standin, standin):
+    bucket = make_bucket("eng")
+    asset_id, spec = seeded_spec(file_on_standin, bucket, "retried.bin", 16 * MiB)
+    faults(
+        standin,
+        fail_ranges=[{"asset_id": asset_id, "start": 5 * MiB, "times": 2}],
+        short_ranges=[{"asset_id": asset_id, "start": 10 * MiB, "times": 1}],
+    )
+    result = HttpToS3(s3, config=CONFIG).transfer(spec)
+    counters = stats(standin)
+    assert (counters["range_failures"], counters["short_reads"]) == (2, 1)
+    assert counters["range_gets"] == 4  # every part served whole once
+    assert result.part_retries == 3  # two by urllib3, one after the short read
+    body = s3.get_object(Bucket=bucket, Key="retried.bin")["Body"].read()
+    assert len(body) == 16 * MiB
+    assert xxhash.xxh64(body).hexdigest() == spec.xxh64
+    assert uploads(s3, bucket) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("fail_ranges", "answered HTTP 500 after 4 retries"), ("short_ranges", "giving up after 5 short reads")],
+)
+def test_a_part_that_keeps_failing_aborts_the_upload(s3, make_bucket, file_on_standin, standin, fault, message):
+    bucket = make_bucket("eng")
+    asset_id, spec = seeded_spec(file_on_standin, bucket, "broken.bin", 11 * MiB)
+    faults(standin, **{fault: [{"asset_id": asset_id, "start": 5 * MiB, "times": 100}]})
+    with pytest.raises(TransferError, match=rf"s3://{bucket}/broken.bin: .*{message}"):
+        HttpToS3(s3, config=CONFIG).transfer(spec)
+    counters = stats(standin)
+    assert counters["range_failures" if fault == "fail_ranges" else "short_reads"] == CONFIG.part_attempts
+    assert uploads(s3, bucket) == []
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

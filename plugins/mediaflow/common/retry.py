@@ -6,10 +6,11 @@ tests can inject a clock instead of sleeping.
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
+
+from mediaflow.common.backoff import backoff_delays
 
 T = TypeVar("T")
 
@@ -29,15 +30,6 @@ TRANSIENT_S3_CODES = frozenset(
         "TooManyRequestsException",
     }
 )
-
-
-def backoff_delays(
-    attempts: int, base: float = 1.0, cap: float = 30.0, rng: random.Random | None = None
-) -> Iterator[float]:
-    """Delays before retries 1..attempts-1: full jitter over base * 2**n, capped."""
-    rng = rng or random.Random()
-    for n in range(attempts - 1):
-        yield rng.uniform(0, min(cap, base * (2**n)))
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -1,5 +1,5 @@
-"""Frame.io API shapes without Airflow: asset parsing (v2 and v4), pagination, throttling
-delays, and the S3 key layout of a backup.
+"""Frame.io API shapes without Airflow: asset parsing (v2 and v4), pagination, and the S3 key
+layout of a backup.
 
 Kept apart from the hook so the same rules serve the operators, the webhook and the unit
 tests, and so the two API versions meet in one normalized `FrameioAsset`.
@@ -7,17 +7,12 @@ tests, and so the two API versions meet in one normalized `FrameioAsset`.
 
 from __future__ import annotations
 
-import email.utils
 import posixpath
-import random
-import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-API_VERSIONS = ("v4", "v2")
-ASSET_TYPES = ("file", "folder", "version_stack", "project")
 #: v4 file states whose original can be downloaded
 V4_READY_STATES = frozenset({"uploaded", "transcoded"})
 
@@ -38,9 +33,6 @@ class FrameioAsset:
     version: int | None = None
     created_at: str = ""
     head_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _int(value: Any) -> int | None:
@@ -118,40 +110,6 @@ def v4_next_cursor(body: dict[str, Any]) -> str | None:
     return values[0] if values else None
 
 
-# -- throttling ------------------------------------------------------------------------------
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date), or None when absent or unreadable."""
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(str(value)).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
-
-
-def throttle_delay(
-    attempt: int,
-    retry_after: str | None,
-    *,
-    base: float = 1.0,
-    cap: float = 60.0,
-    rng: random.Random | None = None,
-) -> float:
-    """Delay before retry `attempt` (0-based) after a 429: the server's Retry-After when it sent
-    one, else exponential from `base` (1 s, 2 s, 4 s...) plus up to 10 % jitter so that mapped
-    tasks throttled together do not come back together."""
-    told = retry_after_seconds(retry_after)
-    if told is not None:
-        return min(told, cap)
-    delay = min(cap, base * (2**attempt))
-    return delay + (rng or random).uniform(0, delay * 0.1)
-
-
 # -- S3 key layout -----------------------------------------------------------------------------
 @dataclass
 class FileEntry:
@@ -165,7 +123,6 @@ class FileEntry:
     version: int | None
     created_at: str = ""
     key: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def safe_segment(name: str) -> str:
@@ -176,8 +133,9 @@ def safe_segment(name: str) -> str:
     return cleaned
 
 
-def join_key(*parts: str) -> str:
-    return posixpath.join(*[p.strip("/") for p in parts if p and p.strip("/")])
+def key_from_segments(*segments: str) -> str:
+    """Join path segments into one S3 key: no leading, trailing or doubled slashes, empty segments dropped."""
+    return posixpath.join(*[s.strip("/") for s in segments if s and s.strip("/")])
 
 
 def disambiguate(name: str, asset_id: str) -> str:
@@ -196,17 +154,21 @@ def assign_keys(entries: Iterable[FileEntry], destination_prefix: str) -> list[F
     entries = list(entries)
     by_key: dict[str, list[FileEntry]] = {}
     for entry in entries:
-        plain = join_key(destination_prefix, entry.path, safe_segment(entry.name))
+        plain = key_from_segments(destination_prefix, entry.path, safe_segment(entry.name))
         by_key.setdefault(plain, []).append(entry)
     for plain, group in by_key.items():
         group.sort(key=lambda e: (e.created_at or "", e.asset_id))
         group[0].key = plain
         for entry in group[1:]:
-            entry.key = join_key(destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id))
+            entry.key = key_from_segments(
+                destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id)
+            )
     taken = [e.key for e in entries]
     if len(set(taken)) != len(taken):  # a disambiguated name equal to a real one: fall back to ids for all
         for entry in entries:
-            entry.key = join_key(destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id))
+            entry.key = key_from_segments(
+                destination_prefix, entry.path, disambiguate(safe_segment(entry.name), entry.asset_id)
+            )
     return entries
 
 

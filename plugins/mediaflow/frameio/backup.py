@@ -8,12 +8,15 @@ asset with the same size (and checksum, when both sides know one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from mediaflow.common.s3 import head_object_or_none
 from mediaflow.frameio.client import FrameioClient, FrameioError
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferError, TransferSpec
+
+log = logging.getLogger(__name__)
 
 META_ASSET = "frameio-asset-id"
 META_VERSION = "frameio-version"
@@ -74,3 +77,28 @@ def back_up_file(
     if result.part_retries or result.url_refreshes:
         detail += f", {result.part_retries} part retries, {result.url_refreshes} URL refreshes"
     return Outcome("copied", result.size, detail)
+
+
+@dataclass
+class BatchResult:
+    """What one plan batch did: counts per outcome and bytes copied, and a line per failed file."""
+
+    totals: dict[str, int] = field(
+        default_factory=lambda: {"copied": 0, "skipped_existing": 0, "skipped_no_original": 0, "bytes": 0, "failed": 0}
+    )
+    failures: list[str] = field(default_factory=list)
+
+
+def back_up_batch(client: FrameioClient, engine: HttpToS3, s3: Any, plan: dict[str, Any]) -> BatchResult:
+    """Back up every file of a plan, each on its own: one that fails never stops the others, so
+    the result tells the state of all of them."""
+    target, result = plan["target"], BatchResult()
+    for entry in plan["files"]:
+        outcome = back_up_file(client, engine, s3, target, entry)
+        where = f"s3://{target['destination_bucket']}/{entry['key']}"
+        result.totals[outcome.status] = result.totals.get(outcome.status, 0) + 1
+        result.totals["bytes"] += outcome.bytes
+        log.info("%s %s: %s", outcome.status, where, outcome.detail)
+        if outcome.status == "failed":
+            result.failures.append(f"{entry['name']} (asset {entry['asset_id']}) -> {where}: {outcome.detail}")
+    return result

@@ -1,9 +1,11 @@
 """A small Frame.io REST client (v2 and v4) on a `requests` session, without Airflow.
 
 The hook builds one from the `frameio_default` connection; tests and the benchmark can build
-one directly. Throttling (429) is retried honouring `Retry-After`, else with exponential
-backoff from 1 s; 5xx and connection errors back off the same way. Tokens only ever travel
-in the Authorization header: they are not put in URLs, exceptions or log lines.
+one directly. Retrying is urllib3's: throttling (429, honouring `Retry-After`), 5xx and
+connection errors are retried by the `Retry` mounted on the session (see `session.py`). What
+stays here is what urllib3 cannot know: a 401 drops the cached IMS token and the call is made
+once more with a fresh one. Tokens only ever travel in the Authorization header: they are not
+put in URLs, exceptions or log lines.
 """
 
 from __future__ import annotations
@@ -16,20 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from mediaflow.common.errors import InputError
 from mediaflow.frameio.api import (
     FileEntry,
     FrameioAsset,
-    join_key,
+    key_from_segments,
     parse_v2_asset,
     parse_v4_item,
     safe_segment,
-    throttle_delay,
     v2_next_page,
     v4_next_cursor,
 )
+from mediaflow.frameio.session import RETRY_STATUSES, mount_retries, retried_on, retries_taken, retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +40,25 @@ DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
 DEFAULT_SCOPES = "openid,AdobeID,frame.s2s.all"
 #: refresh an IMS token this long before it expires, so a long walk never sends a stale one
 TOKEN_MARGIN = 60.0
+#: the IMS token request is a client-credentials grant: safe to send again after a 429 or 5xx
+RETRIED_METHODS = Retry.DEFAULT_ALLOWED_METHODS | {"POST"}
 
 
 class FrameioError(RuntimeError):
-    """A Frame.io API call failed; `status` is the HTTP status (None for a connection error)."""
+    """A Frame.io API call failed; `status` is the HTTP status (None for a connection error).
+
+    Raised as is for what may pass (throttling or 5xx that outlasted the retries, a refused
+    token); see `FrameioInputError` for what cannot."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class FrameioInputError(FrameioError, InputError):
+    """Frame.io refused the request itself (a 4xx other than 401, 408 and 429: no such asset, no
+    permission, a bad request) or the connection lacks what the call needs: trying again
+    cannot help, so the task fails at once."""
 
 
 class _TokenCache:
@@ -84,23 +97,23 @@ class FrameioClient:
     ims_url: str = DEFAULT_IMS_URL
     scopes: str = DEFAULT_SCOPES
     account_id: str | None = None
+    #: retries per call of 429, 5xx and connection errors (urllib3's `Retry.total`)
     max_retries: int = 10
-    backoff_base: float = 1.0
+    #: urllib3's backoff factor: without a `Retry-After`, retry n waits about factor x 2**(n-1) s
+    backoff_factor: float = 0.5
     timeout: float = 60.0
     page_size: int = 100
     pool_size: int = 16
-    sleep: Callable[[float], None] = time.sleep
     mask: Callable[[str], None] = lambda _secret: None
     session: requests.Session = field(default_factory=requests.Session)
-    throttled: int = 0
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
         if self.api_version not in ("v2", "v4"):
             raise InputError(f"api_version must be 'v4' or 'v2', got {self.api_version!r}")
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        mount_retries(
+            self.session, retry_policy(self.max_retries, self.backoff_factor, RETRIED_METHODS), self.pool_size
+        )
         if self.token:
             self.mask(self.token)
         if self.client_secret:
@@ -110,12 +123,12 @@ class FrameioClient:
     def _bearer(self) -> str:
         if self.api_version == "v2":
             if not self.token:
-                raise FrameioError(
+                raise FrameioInputError(
                     "Frame.io v2 needs a developer token: set `token` in the extra of the frameio_default connection"
                 )
             return self.token
         if not (self.client_id and self.client_secret):
-            raise FrameioError(
+            raise FrameioInputError(
                 "Frame.io v4 needs server-to-server client credentials: set the frameio_default connection's "
                 "login (client id) and password (client secret); legacy developer tokens are refused by v4"
             )
@@ -123,18 +136,16 @@ class FrameioClient:
         cached = TOKENS.get(key)
         if cached:
             return cached
-        resp = self.session.post(
-            self.ims_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-                "scope": self.scopes,
-            },
-            timeout=self.timeout,
-        )
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "scope": self.scopes,
+        }
+        resp = self._send("POST", self.ims_url, "Adobe IMS token", data=form)
+        _raise_if_transient(resp, "POST", "Adobe IMS token")
         if resp.status_code != 200:
-            raise FrameioError(
+            raise FrameioInputError(
                 f"Adobe IMS refused the client credentials of client {self.client_id!r} "
                 f"(HTTP {resp.status_code}); check the connection's login/password and the scopes",
                 resp.status_code,
@@ -145,63 +156,49 @@ class FrameioClient:
         TOKENS.put(key, token, float(body.get("expires_in", 3600)))
         return token
 
-    def _drop_token(self) -> None:
-        if self.api_version == "v4" and self.client_id:
-            TOKENS.drop((self.ims_url, self.client_id))
+    def _drop_token(self) -> bool:
+        """Forget the cached IMS token, so that the next call fetches a fresh one; False when
+        there is no token to refresh (v2 developer tokens do not expire)."""
+        if self.api_version != "v4" or not self.client_id:
+            return False
+        TOKENS.drop((self.ims_url, self.client_id))
+        return True
 
     # -- requests ------------------------------------------------------------------------------
+    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        """One call through the retrying session; urllib3 has already retried what was transient."""
+        try:
+            resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise FrameioError(
+                f"Frame.io {method} {what}: connection failed after {self.max_retries} retries: {type(exc).__name__}"
+            ) from None
+        if retries_taken(resp):
+            log.info("Frame.io %s %s: HTTP %s after retries on %s", method, what, resp.status_code, retried_on(resp))
+        return resp
+
     def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> requests.Response:
-        """Call the API, retrying 429 (Retry-After, else 1 s doubling), 5xx and connection errors."""
+        """Call the API; on a 401, once more with a fresh IMS token (the cached one was revoked)."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        reauthed = False
-        attempt = 0
-        while True:
-            headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": "application/json"}
-            try:
-                resp = self.session.request(method, url, params=params, headers=headers, timeout=self.timeout)
-            except requests.ConnectionError as exc:
-                if attempt >= self.max_retries:
-                    raise FrameioError(f"Frame.io {method} {path}: connection failed: {type(exc).__name__}") from None
-                self.sleep(throttle_delay(attempt, None, base=self.backoff_base))
-                attempt += 1
-                continue
-            if resp.status_code == 401 and not reauthed and self.api_version == "v4":
-                self._drop_token()
-                reauthed = True
-                continue
-            if resp.status_code == 429 or resp.status_code >= 500:
-                if attempt >= self.max_retries:
-                    raise FrameioError(
-                        f"Frame.io {method} {path}: HTTP {resp.status_code} after {attempt} retries; "
-                        "the API is throttling or failing, try again later",
-                        resp.status_code,
-                    )
-                if resp.status_code == 429:
-                    self.throttled += 1
-                delay = throttle_delay(attempt, resp.headers.get("Retry-After"), base=self.backoff_base)
-                log.info(
-                    "Frame.io %s %s: HTTP %s (remaining %s), retrying in %.1fs",
-                    method,
-                    path,
-                    resp.status_code,
-                    resp.headers.get("x-ratelimit-remaining", "?"),
-                    delay,
-                )
-                self.sleep(delay)
-                attempt += 1
-                continue
-            if resp.status_code >= 400:
-                raise FrameioError(
-                    f"Frame.io {method} {path}: HTTP {resp.status_code}: {_detail(resp)}", resp.status_code
-                )
-            return resp
+        resp = self._send(method, url, path, params=params, headers=self._headers())
+        if resp.status_code == 401 and self._drop_token():
+            resp = self._send(method, url, path, params=params, headers=self._headers())
+        _raise_if_transient(resp, method, path)
+        status = resp.status_code
+        if status >= 400:
+            error = FrameioError if status == 401 else FrameioInputError
+            raise error(f"Frame.io {method} {path}: HTTP {status}: {_detail(resp)}", status)
+        return resp
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._bearer()}", "Accept": "application/json"}
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params).json()
 
     def _v4(self, path: str) -> str:
         if not self.account_id:
-            raise FrameioError("Frame.io v4 needs an account_id: pass it in the conf or the connection extra")
+            raise FrameioInputError("Frame.io v4 needs an account_id: pass it in the conf or the connection extra")
         return f"/v4/accounts/{self.account_id}{path}"
 
     # -- assets --------------------------------------------------------------------------------
@@ -266,6 +263,16 @@ class FrameioClient:
         return asset.original
 
 
+def _raise_if_transient(resp: requests.Response, method: str, what: str) -> None:
+    """Throttling or a server error that outlasted urllib3's retries: may pass, so not input."""
+    if resp.status_code in RETRY_STATUSES:
+        raise FrameioError(
+            f"Frame.io {method} {what}: HTTP {resp.status_code} after {retries_taken(resp)} retries; "
+            "the API is throttling or failing, try again later",
+            resp.status_code,
+        )
+
+
 def _detail(resp: requests.Response) -> str:
     try:
         body = resp.json()
@@ -293,7 +300,14 @@ def resolve(
     """Walk a file, folder (recursively), version stack or project into files with their Frame.io path.
 
     A folder's own name starts the path, so `Dailies/Day 1/a.mov` stays recognizable in S3."""
-    root = client.get_asset(asset_id, asset_type)
+    try:
+        root = client.get_asset(asset_id, asset_type)
+    except FrameioInputError as exc:
+        raise FrameioInputError(
+            f"Frame.io asset {asset_id} ({client.api_version}, asset_type {asset_type or 'not given'}) cannot be "
+            f"read: {exc}. Check the id, asset_type and account_id, and that the connection may read it",
+            exc.status,
+        ) from None
     out = Resolution(root=root)
     seen: set[str] = set()
     pending: list[tuple[FrameioAsset, str]] = []
@@ -308,7 +322,7 @@ def resolve(
         seen.add(folder.id)
         for child in client.children(folder):
             if child.type == "folder":
-                pending.append((child, join_key(path, safe_segment(child.name))))
+                pending.append((child, key_from_segments(path, safe_segment(child.name))))
             else:
                 _visit(client, child, path, include_versions, out)
     return out
@@ -323,7 +337,7 @@ def _visit(client: FrameioClient, asset: FrameioAsset, path: str, include_versio
         if include_versions:
             for position, version in enumerate(versions, start=1):
                 number = version.version or position
-                _add_file(version, join_key(path, safe_segment(asset.name), f"v{number}"), out)
+                _add_file(version, key_from_segments(path, safe_segment(asset.name), f"v{number}"), out)
             return
         head = next((v for v in versions if v.id == asset.head_id), None)
         head = head or max(versions, key=lambda v: (v.version or 0, v.created_at, v.id))
@@ -345,7 +359,6 @@ def _add_file(asset: FrameioAsset, path: str, out: Resolution) -> None:
             xxh64=asset.xxh64,
             version=asset.version,
             created_at=asset.created_at,
-            extra={"original_listed": asset.original is not None},
         )
     )
 

@@ -14,9 +14,10 @@ a log line would print as `***`.
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseHook
+from airflow.sdk import BaseHook, Connection
 
 from mediaflow.frameio.client import DEFAULT_BASE_URL, DEFAULT_IMS_URL, DEFAULT_SCOPES, FrameioClient
 
@@ -35,7 +36,7 @@ def _mask(secret: str) -> None:
 
 
 def client_from_connection(
-    conn: Any, *, api_version: str | None = None, account_id: str | None = None, **overrides: Any
+    conn: Connection, *, api_version: str | None = None, account_id: str | None = None, **overrides: Any
 ) -> FrameioClient:
     """Build a client from an Airflow Connection (task or API-server side alike)."""
     extra = conn.extra_dejson or {}
@@ -59,7 +60,13 @@ def client_from_connection(
 
 
 class FrameioHook(BaseHook):
-    """Thin wrapper: reads the connection and hands out a configured `FrameioClient`."""
+    """Thin wrapper: reads the connection once and hands out configured `FrameioClient`s.
+
+    :param frameio_conn_id: the Frame.io connection (see the module docstring for its shape)
+    :param api_version: "v4" or "v2"; None takes the connection extra's `api_version` (else v4)
+    :param account_id: the v4 account; None takes the connection extra's `account_id`
+    :param client_overrides: further `FrameioClient` settings (timeouts, page size, retries)
+    """
 
     conn_name_attr = "frameio_conn_id"
     default_conn_name = "frameio_default"
@@ -79,16 +86,22 @@ class FrameioHook(BaseHook):
         self.api_version = api_version
         self.account_id = account_id
         self.client_overrides = client_overrides
-        self._client: FrameioClient | None = None
+        self._clients: dict[tuple[str | None, str | None], FrameioClient] = {}
+
+    @cached_property
+    def connection(self) -> Connection:
+        return self.get_connection(self.frameio_conn_id)
 
     def get_conn(self) -> FrameioClient:
-        if self._client is None:
-            conn = self.get_connection(self.frameio_conn_id)
-            self._client = client_from_connection(
-                conn, api_version=self.api_version, account_id=self.account_id, **self.client_overrides
-            )
-        return self._client
+        """The client for the hook's own `api_version` and `account_id`."""
+        return self.get_client(self.api_version, self.account_id)
 
-    @property
-    def extra(self) -> dict[str, Any]:
-        return self.get_connection(self.frameio_conn_id).extra_dejson or {}
+    def get_client(self, api_version: str | None = None, account_id: str | None = None) -> FrameioClient:
+        """One client per (API version, account), built on first use and kept: its session and
+        connection pool serve every call of the task."""
+        key = (api_version or self.api_version, account_id or self.account_id)
+        if key not in self._clients:
+            self._clients[key] = client_from_connection(
+                self.connection, api_version=key[0], account_id=key[1], **self.client_overrides
+            )
+        return self._clients[key]

@@ -5,9 +5,15 @@ Shape (after boto's s3transfer): plan the parts, submit them through a bounded w
 consume the futures in part order. A part's bytes live from its GET until the consumer has
 hashed them, and the window admits a new part only when the oldest is consumed, so memory is
 at most `window x part size`. Hashing in order gives the whole-file xxh64 without reading
-the object back. A failed part is retried alone; a 403 (expired signed URL) asks the caller
-for a fresh URL once per expiry and continues; a server that ignores Range (200 instead of
-206) switches to one sequential stream. Any failure aborts the multipart upload.
+the object back.
+
+Retrying is the libraries' where they can: urllib3's `Retry` on the download session (429 and
+5xx honouring `Retry-After`, connection errors) and botocore's retry mode on the S3 client
+(`common/aws.py`). What stays here is what they cannot see: a 403 (expired signed URL) asks the
+caller for a fresh URL once per expiry and the part goes on at once; a short read (fewer bytes
+than the range, or the connection cut mid-body) retries that part alone after a jittered
+backoff; a server that ignores Range (200 instead of 206) switches to one sequential stream.
+Any failure aborts the multipart upload.
 """
 
 from __future__ import annotations
@@ -19,15 +25,20 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import xxhash
+from botocore.config import Config
+from urllib3.exceptions import HTTPError as Urllib3Error
 
+from mediaflow.common.aws import client_config
+from mediaflow.common.backoff import backoff_delays
 from mediaflow.common.parts import MIN_PART_SIZE, MiB, PartRange, choose_part_size, iter_parts
-from mediaflow.common.retry import backoff_delays
+from mediaflow.frameio.session import RETRY_STATUSES, mount_retries, retries_taken, retry_policy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class TransferError(RuntimeError):
@@ -50,22 +61,23 @@ class _NoRange(Exception):
     """The server answered a ranged GET with the whole body."""
 
 
-class _Retryable(Exception):
-    pass
-
-
-class _Expired(_Retryable):
+class _Expired(Exception):
     """403 on the signed URL; a fresh one has been fetched, so try again at once."""
 
 
-def s3_client_config(max_concurrency: int) -> dict[str, Any]:
-    """botocore Config arguments for the S3 client an `HttpToS3` shares among its part threads.
+class _ShortRead(Exception):
+    """Fewer bytes than asked for, or the connection broke mid-body: back off, then try again."""
+
+
+def s3_client_config(max_concurrency: int) -> Config:
+    """botocore Config for the S3 client an `HttpToS3` shares among its part threads, with the
+    project's retry mode.
 
     A connection per part in flight. No SHA-256 of each part for the signature: every part
     carries a CRC32 checksum that S3 verifies, which is what botocore already does on its own
     over HTTPS; without this, a plain-HTTP endpoint costs a full hash of every byte in Python.
     """
-    return {"max_pool_connections": max_concurrency + 4, "s3": {"payload_signing_enabled": False}}
+    return client_config(max_pool_connections=max_concurrency + 4, s3={"payload_signing_enabled": False})
 
 
 @dataclass
@@ -77,9 +89,12 @@ class TransferConfig:
     #: upper bound on part bytes held at once (window x part size); botocore may hold a second
     #: copy of a part while sending it, so peak RSS is about interpreter + 2 x budget
     memory_budget: int = 96 * MiB
+    #: tries per download request (429, 5xx, connection errors: retried by urllib3) and per
+    #: part after a short read (retried here)
     part_attempts: int = 5
     url_refreshes: int = 5
-    backoff_base: float = 0.5
+    #: urllib3's backoff factor for the download session, and the base of the short-read backoff
+    backoff_factor: float = 0.5
     chunk_size: int = 1 * MiB
     timeout: float = 60.0
 
@@ -135,23 +150,38 @@ class _Url:
             self.value, self.generation, self.refreshes = fresh, self.generation + 1, self.refreshes + 1
 
 
+class _Tally:
+    """Retries of one part (or one small file, or one stream): urllib3's and ours."""
+
+    def __init__(self) -> None:
+        self.retries = 0
+
+
 def _read_into(resp: requests.Response, buf: memoryview, chunk: int) -> int:
+    """Fill `buf` from the body; a connection that breaks mid-body is a short read."""
     got = 0
-    while got < len(buf):
-        n = resp.raw.readinto(buf[got : got + chunk])
-        if not n:
-            break
-        got += n
+    try:
+        while got < len(buf):
+            n = resp.raw.readinto(buf[got : got + chunk])
+            if not n:
+                break
+            got += n
+    except (Urllib3Error, OSError) as exc:
+        raise _ShortRead(f"connection broke after {got} of {len(buf)} bytes: {type(exc).__name__}") from None
     return got
 
 
 class HttpToS3:
-    """One engine per worker: it shares the boto3 client and the requests session across files."""
+    """One engine per worker: it shares the boto3 client and the requests session across files.
+
+    urllib3's retries are mounted on the session (a given one or a new one), with a connection
+    per part in flight."""
 
     def __init__(self, s3: Any, session: requests.Session | None = None, config: TransferConfig | None = None) -> None:
         self.s3 = s3
-        self.session = session or requests.Session()
         self.config = config or TransferConfig()
+        retry = retry_policy(self.config.part_attempts - 1, self.config.backoff_factor)
+        self.session = mount_retries(session or requests.Session(), retry, self.config.max_concurrency + 2)
 
     # -- entry point ---------------------------------------------------------------------------
     def transfer(self, spec: TransferSpec) -> TransferResult:
@@ -169,25 +199,24 @@ class HttpToS3:
 
     # -- small files ---------------------------------------------------------------------------
     def _single(self, spec: TransferSpec, url: _Url) -> TransferResult:
-        def fetch() -> bytes:
+        def fetch(tally: _Tally) -> bytes:
             current, generation = url.get()
-            with self.session.get(current, stream=True, timeout=self.config.timeout) as resp:
+            with self._get(spec, current, tally) as resp:
                 self._check_status(resp, spec, url, generation, ranged=False)
                 buf = bytearray(spec.size or 0)
                 got = _read_into(resp, memoryview(buf), self.config.chunk_size)
-                extra = resp.raw.read(1)
+                extra = _read_into(resp, memoryview(bytearray(1)), 1)
                 if got != len(buf) or extra:
-                    raise SizeMismatch(_size_message(spec, got + len(extra)))
+                    raise SizeMismatch(_size_message(spec, got + extra))
                 return buf
 
-        retries = [0]
-        body = self._with_retry(fetch, retries)
+        body, retries = self._with_retry(spec, fetch)
         digest = xxhash.xxh64(body).hexdigest()
         self._verify(spec, len(body), digest)
         metadata = {**spec.metadata, "frameio-xxh64": spec.xxh64 or digest}
         extra = {"ContentType": spec.content_type} if spec.content_type else {}
         self.s3.put_object(Bucket=spec.bucket, Key=spec.key, Body=body, Metadata=metadata, **extra)
-        return TransferResult(spec.key, len(body), digest, "single", 1, retries[0])
+        return TransferResult(spec.key, len(body), digest, "single", 1, retries)
 
     # -- large files ---------------------------------------------------------------------------
     def _multipart(self, spec: TransferSpec, url: _Url, *, ranged: bool) -> TransferResult:
@@ -215,17 +244,18 @@ class HttpToS3:
         parts = iter_parts(size, part_size)
         hasher = xxhash.xxh64()
         done: list[dict[str, Any]] = []
-        retries = [0]
-        total = 0
+        retries = total = 0
         inflight: deque[Future] = deque()
         with ThreadPoolExecutor(max_workers=window, thread_name_prefix="part") as pool:
             try:
                 for part in parts:
-                    inflight.append(pool.submit(self._ranged_part, spec, url, upload_id, part, retries))
+                    inflight.append(pool.submit(self._ranged_part, spec, url, upload_id, part))
                     if len(inflight) >= window:
-                        total += self._consume(inflight.popleft(), hasher, done)
+                        size_done, retried = self._consume(inflight.popleft(), hasher, done)
+                        total, retries = total + size_done, retries + retried
                 while inflight:
-                    total += self._consume(inflight.popleft(), hasher, done)
+                    size_done, retried = self._consume(inflight.popleft(), hasher, done)
+                    total, retries = total + size_done, retries + retried
             except BaseException:
                 for future in inflight:
                     future.cancel()
@@ -233,22 +263,22 @@ class HttpToS3:
         digest = hasher.hexdigest()
         self._verify(spec, total, digest)
         self._complete(spec, upload_id, done)
-        return TransferResult(spec.key, total, digest, "ranged", len(done), retries[0])
+        return TransferResult(spec.key, total, digest, "ranged", len(done), retries)
 
     @staticmethod
-    def _consume(future: Future, hasher: Any, done: list[dict[str, Any]]) -> int:
-        number, etag, data = future.result()
+    def _consume(future: Future, hasher: Any, done: list[dict[str, Any]]) -> tuple[int, int]:
+        """Hash a finished part in order; its size and how many retries it took."""
+        (number, etag, data), retries = future.result()
         hasher.update(data)
         done.append({"PartNumber": number, "ETag": etag})
-        return len(data)
+        return len(data), retries
 
     def _ranged_part(
-        self, spec: TransferSpec, url: _Url, upload_id: str, part: PartRange, retries: list[int]
-    ) -> tuple[int, str, bytearray]:
-        def fetch() -> bytearray:
+        self, spec: TransferSpec, url: _Url, upload_id: str, part: PartRange
+    ) -> tuple[tuple[int, str, bytearray], int]:
+        def fetch(tally: _Tally) -> bytearray:
             current, generation = url.get()
-            headers = {"Range": part.http_range}
-            with self.session.get(current, headers=headers, stream=True, timeout=self.config.timeout) as resp:
+            with self._get(spec, current, tally, {"Range": part.http_range}) as resp:
                 self._check_status(resp, spec, url, generation, ranged=True)
                 total = resp.headers.get("Content-Range", "").rpartition("/")[2]
                 if spec.size is not None and total.isdigit() and int(total) != spec.size:
@@ -256,29 +286,29 @@ class HttpToS3:
                 buf = bytearray(part.size)
                 got = _read_into(resp, memoryview(buf), self.config.chunk_size)
                 if got != part.size:
-                    raise _Retryable(f"part {part.number}: got {got} of {part.size} bytes")
+                    raise _ShortRead(f"part {part.number}: got {got} of {part.size} bytes")
                 return buf
 
-        def fetch_and_upload() -> tuple[int, str, bytearray]:
-            data = fetch()
+        def fetch_and_upload(tally: _Tally) -> tuple[int, str, bytearray]:
+            data = fetch(tally)
             etag = self.s3.upload_part(
                 Bucket=spec.bucket, Key=spec.key, UploadId=upload_id, PartNumber=part.number, Body=data
             )["ETag"]
             return part.number, etag, data
 
-        return self._with_retry(fetch_and_upload, retries)
+        return self._with_retry(spec, fetch_and_upload)
 
     def _streamed_parts(self, spec: TransferSpec, url: _Url, upload_id: str) -> TransferResult:
         """No Range support (or unknown size): one GET, cut into parts as it arrives. A retry
         starts the stream over and overwrites the parts already sent (same part numbers)."""
         part_size = self._part_size(spec.size or 0)
 
-        def stream() -> tuple[int, str, list[dict[str, Any]]]:
+        def stream(tally: _Tally) -> tuple[int, str, list[dict[str, Any]]]:
             current, generation = url.get()
             hasher = xxhash.xxh64()
             done: list[dict[str, Any]] = []
             total = 0
-            with self.session.get(current, stream=True, timeout=self.config.timeout) as resp:
+            with self._get(spec, current, tally) as resp:
                 self._check_status(resp, spec, url, generation, ranged=False)
                 number = 1
                 while True:
@@ -298,49 +328,63 @@ class HttpToS3:
                         break
             return total, hasher.hexdigest(), done
 
-        retries = [0]
-        total, digest, done = self._with_retry(stream, retries)
+        (total, digest, done), retries = self._with_retry(spec, stream)
         self._verify(spec, total, digest)
         self._complete(spec, upload_id, done)
-        return TransferResult(spec.key, total, digest, "stream", len(done), retries[0])
+        return TransferResult(spec.key, total, digest, "stream", len(done), retries)
 
     # -- shared pieces -------------------------------------------------------------------------
+    def _get(
+        self, spec: TransferSpec, url: str, tally: _Tally, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        """A streamed GET through the retrying session; connection errors that outlast urllib3's
+        retries fail the copy, naming the object (never the signed URL)."""
+        try:
+            resp = self.session.get(url, headers=headers, stream=True, timeout=self.config.timeout)
+        except requests.RequestException as exc:
+            raise TransferError(
+                f"s3://{spec.bucket}/{spec.key}: downloading the original failed ({type(exc).__name__}; "
+                f"connection errors are tried {self.config.part_attempts} times); check the network, then re-run"
+            ) from None
+        tally.retries += retries_taken(resp)
+        return resp
+
     def _check_status(
         self, resp: requests.Response, spec: TransferSpec, url: _Url, generation: int, *, ranged: bool
     ) -> None:
         if resp.status_code == 403:
             url.refresh(generation)
-            raise _Expired("download URL expired (403); refreshed")
+            raise _Expired()
         if ranged and resp.status_code == 200:
             raise _NoRange()
         if resp.status_code == (206 if ranged else 200):
             return
-        if resp.status_code in (408, 429) or resp.status_code >= 500:
-            raise _Retryable(f"HTTP {resp.status_code}")
-        raise TransferError(
-            f"s3://{spec.bucket}/{spec.key}: downloading the original answered HTTP {resp.status_code}; "
-            "check the asset still exists and the token may download it"
-        )
+        where = f"s3://{spec.bucket}/{spec.key}: downloading the original answered HTTP {resp.status_code}"
+        if resp.status_code in RETRY_STATUSES:
+            raise TransferError(
+                f"{where} after {retries_taken(resp)} retries; the server is throttling or failing, re-run later"
+            )
+        raise TransferError(f"{where}; check the asset still exists and the token may download it")
 
-    def _with_retry(self, fn: Callable[[], Any], retries: list[int]) -> Any:
-        """Retry one part (or one small file) alone; an expired URL does not use up attempts."""
-        delays = backoff_delays(self.config.part_attempts, base=self.config.backoff_base)
-        refresh_budget = self.config.url_refreshes + 1
+    def _with_retry(self, spec: TransferSpec, fn: Callable[[_Tally], T]) -> tuple[T, int]:
+        """Call `fn` until it returns, with what urllib3 cannot retry: after an expired URL was
+        refreshed, at once (`_Url` bounds the refreshes); after a short read, alone and after a
+        jittered backoff. Returns the value and how many retries it took, urllib3's included."""
+        tally = _Tally()
+        delays = backoff_delays(self.config.part_attempts, base=self.config.backoff_factor)
         while True:
             try:
-                return fn()
-            except _Retryable as exc:
-                if isinstance(exc, _Expired) and refresh_budget > 0:
-                    refresh_budget -= 1
-                    continue
+                return fn(tally), tally.retries
+            except _Expired:
+                continue
+            except _ShortRead as exc:
                 delay = next(delays, None)
                 if delay is None:
-                    raise TransferError(f"giving up after {self.config.part_attempts} attempts: {exc}") from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                delay = next(delays, None)
-                if delay is None:
-                    raise TransferError(f"giving up after {self.config.part_attempts} attempts: {exc}") from None
-            retries[0] += 1
+                    raise TransferError(
+                        f"s3://{spec.bucket}/{spec.key}: giving up after {self.config.part_attempts} short reads "
+                        f"({exc}); the download keeps breaking off, re-run later"
+                    ) from None
+            tally.retries += 1
             time.sleep(delay)
 
     @staticmethod

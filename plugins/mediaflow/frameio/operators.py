@@ -11,20 +11,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import asdict
+from functools import cached_property
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.sdk import BaseOperator
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator, Context
 
+from mediaflow.common.aws import client_config
 from mediaflow.common.conf import to_bool
 from mediaflow.common.errors import InputError
 from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import fail_fast, max_map_length
 from mediaflow.frameio.api import assign_keys, batch_sizes, chunk
-from mediaflow.frameio.client import FrameioError, Resolution, resolve
+from mediaflow.frameio.backup import back_up_batch
+from mediaflow.frameio.client import Resolution, resolve
 from mediaflow.frameio.hook import FrameioHook
+from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
 
 PLAN_ROOT = "_mediaflow/frameio_backup"
+#: the connection fields every operator here templates, as the Amazon provider's operators do
+CONNECTION_FIELDS = ("frameio_conn_id", "aws_conn_id", "region_name")
 
 
 def _run_folder(run_id: str) -> str:
@@ -52,29 +59,80 @@ def normalize_target(raw: dict[str, Any]) -> dict[str, Any]:
     return target
 
 
-class FrameioResolveOperator(BaseOperator):
+class FrameioBaseOperator(BaseOperator):
+    """What both backup operators share: a Frame.io and an S3 connection, each hook built once.
+
+    :param frameio_conn_id: the Frame.io connection (templated)
+    :param aws_conn_id: the AWS connection for S3 (templated); None uses boto3's default chain
+    :param region_name: AWS region of the S3 client (templated); None takes the connection's
+    """
+
+    template_fields: Sequence[str] = CONNECTION_FIELDS
+
+    def __init__(
+        self,
+        *,
+        frameio_conn_id: str = FrameioHook.default_conn_name,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.frameio_conn_id = frameio_conn_id
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    @cached_property
+    def frameio_hook(self) -> FrameioHook:
+        return FrameioHook(self.frameio_conn_id)
+
+    @cached_property
+    def s3_hook(self) -> S3Hook:
+        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=client_config())
+
+
+class FrameioResolveOperator(FrameioBaseOperator):
     """Walk each target in Frame.io and write batch plans to S3; return one descriptor per batch.
 
-    `targets` is a list of dicts with the `frameio_backup` conf keys; with `targets_variable`
-    instead, the list is read from that Airflow Variable (JSON) at run time, so scheduled
-    backups pick up edits without a DAG change."""
+    An asset Frame.io refuses (no such id, no permission) fails the task at once, naming it;
+    throttling and server errors that outlast the client's retries leave it to Airflow's.
 
-    template_fields: Sequence[str] = ("targets", "targets_variable")
+    :param targets: backup targets, a list of dicts with the `frameio_backup` conf keys (or its
+        JSON) (templated)
+    :param targets_variable: instead of `targets`, the Airflow Variable (JSON) to read them from
+        at run time, so scheduled backups pick up edits without a DAG change (templated)
+    :param frameio_conn_id: the Frame.io connection (templated)
+    :param aws_conn_id: the AWS connection for S3 (templated); None uses boto3's default chain
+    :param region_name: AWS region of the S3 client (templated); None takes the connection's
+    """
+
+    template_fields: Sequence[str] = ("targets", "targets_variable", *CONNECTION_FIELDS)
 
     def __init__(
         self,
         *,
         targets: list[dict[str, Any]] | str | None = None,
         targets_variable: str | None = None,
-        frameio_conn_id: str = "frameio_default",
-        aws_conn_id: str = "aws_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.targets = targets
         self.targets_variable = targets_variable
-        self.frameio_conn_id = frameio_conn_id
-        self.aws_conn_id = aws_conn_id
+
+    @fail_fast()
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        resolved = [(target, self._resolve(target)) for target in self._targets()]
+        batches = self._write_plans(resolved, _run_folder(context["run_id"]))
+        summary = {
+            "targets": len(resolved),
+            "files": sum(len(r.files) for _, r in resolved),
+            "bytes": sum(f.size or 0 for _, r in resolved for f in r.files),
+            "skipped": sum(len(r.skipped) for _, r in resolved),
+            "batches": len(batches),
+        }
+        context["ti"].xcom_push(key="summary", value=summary)
+        self.log.info("plan: %s", summary)
+        return batches
 
     def _targets(self) -> list[dict[str, Any]]:
         raw = self.targets
@@ -91,65 +149,65 @@ class FrameioResolveOperator(BaseOperator):
             raise InputError(f"Frame.io backup targets must be a list of objects, got {type(raw).__name__}")
         return [normalize_target(t) for t in raw]
 
-    @fail_fast()
-    def execute(self, context: Any) -> list[dict[str, Any]]:
-        targets = self._targets()
-        resolved: list[tuple[dict[str, Any], Resolution]] = []
-        for target in targets:
-            hook = FrameioHook(self.frameio_conn_id, api_version=target["api_version"], account_id=target["account_id"])
-            try:
-                res = resolve(hook.get_conn(), target["asset_id"], target["asset_type"], target["include_versions"])
-            except FrameioError as exc:
-                raise RuntimeError(
-                    f"Frame.io asset {target['asset_id']} ({target['api_version']}): {exc}. "
-                    "Check the id, asset_type and account_id, and that the connection may read it."
-                ) from None
-            assign_keys(res.files, target["destination_prefix"])
-            for skipped in res.skipped:
-                self.log.warning(
-                    "skipped %s/%s (%s): %s", skipped["path"], skipped["name"], skipped["asset_id"], skipped["reason"]
-                )
-            self.log.info(
-                "%s %s %r: %d files, %d skipped",
-                target["api_version"],
-                res.root.type,
-                res.root.name,
-                len(res.files),
-                len(res.skipped),
+    def _resolve(self, target: dict[str, Any]) -> Resolution:
+        client = self.frameio_hook.get_client(target["api_version"], target["account_id"])
+        res = resolve(client, target["asset_id"], target["asset_type"], target["include_versions"])
+        assign_keys(res.files, target["destination_prefix"])
+        for skipped in res.skipped:
+            self.log.warning(
+                "skipped %s/%s (%s): %s", skipped["path"], skipped["name"], skipped["asset_id"], skipped["reason"]
             )
-            resolved.append((target, res))
+        self.log.info(
+            "%s %s %r: %d files, %d skipped",
+            target["api_version"],
+            res.root.type,
+            res.root.name,
+            len(res.files),
+            len(res.skipped),
+        )
+        return res
 
+    def _write_plans(self, resolved: list[tuple[dict[str, Any], Resolution]], folder: str) -> list[dict[str, Any]]:
+        """One plan file per batch (and the skipped list per target) in the destination bucket."""
         size = batch_sizes([len(r.files) for _, r in resolved], max_map_length())
-        s3 = AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="s3").conn
-        folder = _run_folder(context["run_id"])
+        s3 = self.s3_hook.conn
         batches: list[dict[str, Any]] = []
         for t_index, (target, res) in enumerate(resolved):
+            bucket = target["destination_bucket"]
             for b_index, files in enumerate(chunk(res.files, size)):
                 key = f"{folder}/plan-{t_index:03d}-{b_index:05d}.json"
-                plan = {"target": target, "files": [f.__dict__ for f in files]}
-                s3.put_object(Bucket=target["destination_bucket"], Key=key, Body=json.dumps(plan).encode())
-                batches.append({"plan_uri": f"s3://{target['destination_bucket']}/{key}", "files": len(files)})
-            skipped_key = f"{folder}/skipped-{t_index:03d}.json"
-            s3.put_object(Bucket=target["destination_bucket"], Key=skipped_key, Body=json.dumps(res.skipped).encode())
-        summary = {
-            "targets": len(resolved),
-            "files": sum(len(r.files) for _, r in resolved),
-            "bytes": sum(f.size or 0 for _, r in resolved for f in r.files),
-            "skipped": sum(len(r.skipped) for _, r in resolved),
-            "batches": len(batches),
-        }
-        context["ti"].xcom_push(key="summary", value=summary)
-        self.log.info("plan: %s", summary)
+                plan = {"target": target, "files": [asdict(f) for f in files]}
+                s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(plan).encode())
+                batches.append({"plan_uri": f"s3://{bucket}/{key}", "files": len(files)})
+            s3.put_object(
+                Bucket=bucket, Key=f"{folder}/skipped-{t_index:03d}.json", Body=json.dumps(res.skipped).encode()
+            )
         return batches
 
 
-class FrameioTransferOperator(BaseOperator):
+class FrameioTransferOperator(FrameioBaseOperator):
     """Copy the files of one plan batch from Frame.io into S3, verifying size and xxh64.
 
     Each file fails on its own: the task tries the whole batch, then fails naming every file
-    that did not copy, so one bad asset never hides the state of the others."""
+    that did not copy, so one bad asset never hides the state of the others.
 
-    template_fields: Sequence[str] = ("batch", "multipart_threshold", "part_size", "max_concurrency")
+    :param batch: a descriptor returned by `FrameioResolveOperator` (`plan_uri`, `files`) (templated)
+    :param multipart_threshold: files of at least this many bytes are copied as parallel ranged
+        GETs into a multipart upload (templated)
+    :param part_size: starting part size in bytes, doubled until the file fits in 10,000 parts (templated)
+    :param max_concurrency: parts in flight at once (templated)
+    :param frameio_conn_id: the Frame.io connection (templated)
+    :param aws_conn_id: the AWS connection for S3 (templated); None uses boto3's default chain
+    :param region_name: AWS region of the S3 client (templated); None takes the connection's
+    """
+
+    template_fields: Sequence[str] = (
+        "batch",
+        "multipart_threshold",
+        "part_size",
+        "max_concurrency",
+        *CONNECTION_FIELDS,
+    )
 
     def __init__(
         self,
@@ -158,8 +216,6 @@ class FrameioTransferOperator(BaseOperator):
         multipart_threshold: int | str = 64 * 1024 * 1024,
         part_size: int | str = 8 * 1024 * 1024,
         max_concurrency: int | str = 8,
-        frameio_conn_id: str = "frameio_default",
-        aws_conn_id: str = "aws_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -167,58 +223,34 @@ class FrameioTransferOperator(BaseOperator):
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self.max_concurrency = max_concurrency
-        self.frameio_conn_id = frameio_conn_id
-        self.aws_conn_id = aws_conn_id
+
+    @cached_property
+    def s3_hook(self) -> S3Hook:
+        """An S3 client shared by the part threads: a connection per part in flight."""
+        config = s3_client_config(int(self.max_concurrency))
+        return S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config)
 
     @fail_fast()
-    def execute(self, context: Any) -> dict[str, Any]:
-        import requests
-        from botocore.config import Config
-        from requests.adapters import HTTPAdapter
-
-        from mediaflow.frameio.backup import back_up_file
-        from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
-
-        concurrency = int(self.max_concurrency)
-        s3 = AwsBaseHook(
-            aws_conn_id=self.aws_conn_id, client_type="s3", config=Config(**s3_client_config(concurrency))
-        ).conn
+    def execute(self, context: Context) -> dict[str, int]:
+        s3 = self.s3_hook.conn
         bucket, key = parse_s3_uri(self.batch["plan_uri"])
         plan = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        target = plan["target"]
-        client = FrameioHook(
-            self.frameio_conn_id, api_version=target["api_version"], account_id=target["account_id"]
-        ).get_conn()
-        session = requests.Session()
-        session.mount("http://", HTTPAdapter(pool_maxsize=concurrency + 2))
-        session.mount("https://", HTTPAdapter(pool_maxsize=concurrency + 2))
-        engine = HttpToS3(
-            s3,
-            session,
-            TransferConfig(
-                multipart_threshold=int(self.multipart_threshold),
-                part_size=int(self.part_size),
-                max_concurrency=concurrency,
-            ),
-        )
-        totals = {"copied": 0, "skipped_existing": 0, "skipped_no_original": 0, "bytes": 0, "failed": 0}
-        failures: list[str] = []
-        for entry in plan["files"]:
-            outcome = back_up_file(client, engine, s3, target, entry)
-            totals[outcome.status] = totals.get(outcome.status, 0) + 1
-            totals["bytes"] += outcome.bytes
-            self.log.info(
-                "%s s3://%s/%s: %s", outcome.status, target["destination_bucket"], entry["key"], outcome.detail
-            )
-            if outcome.status == "failed":
-                failures.append(
-                    f"{entry['name']} (asset {entry['asset_id']}) -> s3://{target['destination_bucket']}/{entry['key']}: {outcome.detail}"
-                )
-        if failures:
+        client = self.frameio_hook.get_client(plan["target"]["api_version"], plan["target"]["account_id"])
+        result = back_up_batch(client, self._engine(s3), s3, plan)
+        if result.failures:
             raise RuntimeError(
-                f"{len(failures)} of {len(plan['files'])} Frame.io files did not back up:\n- " + "\n- ".join(failures)
+                f"{len(result.failures)} of {len(plan['files'])} Frame.io files did not back up:\n- "
+                + "\n- ".join(result.failures)
             )
-        return totals
+        return result.totals
+
+    def _engine(self, s3: Any) -> HttpToS3:
+        config = TransferConfig(
+            multipart_threshold=int(self.multipart_threshold),
+            part_size=int(self.part_size),
+            max_concurrency=int(self.max_concurrency),
+        )
+        return HttpToS3(s3, config=config)
 
 
 def frameio_backup_tasks(*, targets: Any, targets_variable: str | None = None) -> FrameioResolveOperator:
