@@ -24,6 +24,7 @@ from include.local_stack.mediaconvert_media import (
     Cue,
     JobCanceled,
     JobError,
+    first_video_time,
     read_captions,
     run_ffmpeg,
     srt_text,
@@ -31,6 +32,7 @@ from include.local_stack.mediaconvert_media import (
 )
 from include.local_stack.mediaconvert_naming import jobs
 from include.local_stack.mediaconvert_package import (
+    TS_START_PTS,
     Segment,
     Stream,
     add_timestamp_id3,
@@ -367,35 +369,46 @@ class _GroupWriter:
 
     # -- HLS -------------------------------------------------------------------------------------
     def _hls_group(self) -> list[dict[str, Any]]:
-        streams, details = [], []
         length = self.sub.get("SegmentLength", 10)
         count = jobs.segment_count(self.duration, length, self.sub.get("MinFinalSegmentLength", 0))
+        streams: list[Stream] = []
         for oi, output in enumerate(self.group["Outputs"]):
             name = self.base + self._name(output)
             hls = (output.get("OutputSettings") or {}).get("HlsSettings") or {}
-            segment_name = name + self._name(output, "SegmentModifier", hls.get("SegmentModifier", ""))
             stream = Stream(name=name, kind=_kind(output), hls=hls)
+            stream.segment_name = name + self._name(output, "SegmentModifier", hls.get("SegmentModifier", ""))
             self._describe(stream, output)
+            streams.append(stream)
             if stream.kind == "captions":
-                caption_length = jobs.LARGE_CAPTION_SEGMENT
-                if self.sub.get("CaptionSegmentLengthControl") == "MATCH_VIDEO":
-                    caption_length = length
-                caption_count = jobs.segment_count(self.duration, caption_length)
-                stream.segments = webvtt_segments(
-                    self.directory, segment_name, self._cues(output), self.duration, caption_length, caption_count
-                )
-                self.job.advance()
-            elif self.sub.get("SegmentControl") == "SINGLE_FILE":
+                continue  # below, once the video's first timestamp is known
+            if self.sub.get("SegmentControl") == "SINGLE_FILE":
                 self._hls_single_file(oi, output, stream, length)
             else:
-                self._hls_segments(oi, output, stream, segment_name, length, count)
-            streams.append(stream)
-            details.append(self._detail(output))
+                self._hls_segments(oi, output, stream, stream.segment_name, length, count)
+        caption_length = length if self.sub.get("CaptionSegmentLengthControl") == "MATCH_VIDEO" else None
+        caption_length = caption_length or jobs.LARGE_CAPTION_SEGMENT
+        first_pts = self._first_video_pts(streams)
+        for output, stream in zip(self.group["Outputs"], streams, strict=True):
+            if stream.kind == "captions":
+                stream.segments = webvtt_segments(
+                    self.directory, stream.segment_name, self._cues(output), self.duration, caption_length,
+                    jobs.segment_count(self.duration, caption_length), first_pts,
+                )  # fmt: skip
+                self.job.advance()
         if self.sub.get("OutputSelection") != "SEGMENTS_ONLY":
             for stream in streams:
                 (self.directory / f"{stream.name}.m3u8").write_text(media_playlist(stream, self.sub))
             (self.directory / f"{self.base}.m3u8").write_text(master_playlist(streams, self.sub))
-        return details
+        return [self._detail(output) for output in self.group["Outputs"]]
+
+    def _first_video_pts(self, streams: list[Stream]) -> int:
+        """90 kHz PTS of the first video frame in the group's TS segments, which WebVTT cues map to."""
+        video = next((s for s in streams if s.kind == "video" and s.segments), None)
+        if video is None:
+            return TS_START_PTS
+        path = self.directory / (video.single_file or video.segments[0].name)
+        start = first_video_time(path)
+        return TS_START_PTS if start is None else round(start * 90000)
 
     def _hls_segments(self, oi, output, stream: Stream, segment_name: str, length: float, count: int) -> None:
         raw = stream.kind == "audio" and stream.hls.get("AudioOnlyContainer", "AUTOMATIC") == "AUTOMATIC"

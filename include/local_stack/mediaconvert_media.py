@@ -101,6 +101,17 @@ def _rotation(stream: dict[str, Any]) -> int:
     return int(tag) % 360 if tag else 0
 
 
+def first_video_time(path: Path) -> float | None:
+    """Presentation time of the first video frame of a file, as its container stamps it."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-read_intervals",
+         "%+#8", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    times = [float(t.strip(",")) for t in out.split() if t.strip(",") not in ("", "N/A")]
+    return min(times) if times else None
+
+
 def frame_count(path: Path) -> int:
     """Exact number of video frames (packets) in a file."""
     data = ffprobe(path, "-select_streams", "v:0", "-count_packets")

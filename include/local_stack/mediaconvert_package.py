@@ -45,6 +45,7 @@ class Stream:
     language: str | None = None
     label: str | None = None  # NAME of an audio or subtitles rendition
     hls: dict[str, Any] = field(default_factory=dict)  # HlsSettings / CmfcSettings
+    segment_name: str = ""  # {name}{SegmentModifier}, the stem of the numbered segments
     has_audio: bool = False
     timescale: int = 90000
     timeline: list[tuple[int, int]] = field(default_factory=list)  # DASH (start, duration) in timescale
@@ -101,15 +102,16 @@ def _syncsafe(value: int) -> bytes:
 
 # -- WebVTT segments -----------------------------------------------------------------------------
 def webvtt_segments(
-    directory: Path, name: str, cues: list[Cue], duration: float, length: float, count: int
+    directory: Path, name: str, cues: list[Cue], duration: float, length: float, count: int, mpegts: int
 ) -> list[Segment]:
+    """WebVTT segments whose X-TIMESTAMP-MAP ties cue time 0 to the video's first PTS (`mpegts`)."""
     starts = boundaries(duration, length, count)
     segments = []
     for i in range(count):
         begin, end = starts[i], starts[i + 1]
         inside = [c for c in cues if c.end > begin and c.start < end]
         seg_name = f"{name}_{i + 1:05d}.vtt"
-        header = f"X-TIMESTAMP-MAP=MPEGTS:{TS_START_PTS},LOCAL:00:00:00.000\n"
+        header = f"X-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000\n"
         (directory / seg_name).write_text(webvtt_text(inside, header))
         segments.append(Segment(seg_name, end - begin, (directory / seg_name).stat().st_size))
     return segments
