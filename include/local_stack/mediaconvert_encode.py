@@ -218,7 +218,8 @@ def video_codec_args(output: dict[str, Any], pic: Picture, segment_length: float
     if "Slices" in vs:
         params.append(f"slices={vs['Slices']}")
     if "GopBReference" in vs:
-        params.append(f"b-pyramid={'normal' if vs['GopBReference'] == 'ENABLED' else 'none'}")
+        enabled = vs["GopBReference"] == "ENABLED"
+        params.append(f"b-pyramid={int(enabled)}" if h265 else f"b-pyramid={'normal' if enabled else 'none'}")
     if "DynamicSubGop" in vs:
         params.append(f"b-adapt={2 if vs['DynamicSubGop'] == 'ADAPTIVE' else 0}")
     aq = vs.get("AdaptiveQuantization")
