@@ -4,9 +4,10 @@ It speaks MediaConvert's REST-JSON API (paths and lowerCamel member names from b
 `mediaconvert` model), so an unmodified boto3 `mediaconvert` client, aiobotocore and the AWS CLI
 work against it: DescribeEndpoints, CreateJob, GetJob, ListJobs, CancelJob and the JobTemplate
 calls. Jobs run in a small worker pool: the input is read from the S3 endpoint, each output is
-encoded with ffmpeg (container, codec, size, bitrate, name modifier) and written to its
-destination, and the job moves SUBMITTED -> PROGRESSING -> COMPLETE or ERROR with MediaConvert's
-error codes. Settings it cannot honour are refused with a 400 naming the field, never ignored.
+encoded with ffmpeg and packaged (files, HLS, DASH ISO, CMAF, frame captures) under MediaConvert's
+names, and the job moves SUBMITTED -> PROGRESSING (JobPercentComplete, CurrentPhase) -> COMPLETE
+(OutputGroupDetails) or ERROR (ErrorCode, ErrorMessage). A setting is honoured, ignored where its
+value changes nothing, or refused: one 400 lists every field it cannot honour (mediaconvert_support).
 
     python -m include.local_stack.mediaconvert_service --host 127.0.0.1 --port 8081 \\
         --s3-endpoint http://127.0.0.1:5000
@@ -23,6 +24,7 @@ import string
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -120,10 +122,6 @@ class State:
                     settings["Inputs"] = merged
                 else:
                     settings.setdefault(key, value)
-        if not settings.get("Inputs"):
-            raise bad_request("/settings/inputs: at least one input is required")
-        if not settings.get("OutputGroups"):
-            raise bad_request("/settings/outputGroups: at least one output group is required")
         return settings
 
     def _run(self, job_id: str) -> None:
@@ -144,7 +142,8 @@ class State:
             job["JobPercentComplete"] = 0
             job["CurrentPhase"] = "PROBING"
         try:
-            details = engine.run_job(job["Settings"], self.s3_endpoint, progress, cancel)
+            started = datetime.fromtimestamp(job["Timing"]["StartTime"], UTC)
+            details = engine.run_job(job["Settings"], self.s3_endpoint, progress, cancel, started)
         except engine.JobCanceled:
             return
         except engine.JobError as exc:
