@@ -21,14 +21,11 @@ from typing import Any
 
 def _client(threads: int, service: str = "s3", endpoint: str | None = None) -> Any:
     import boto3
-    from botocore.config import Config
 
-    from mediaflow.s3copy.engine import client_config_kwargs
+    from mediaflow.s3copy.engine import shared_client_config
 
     return boto3.client(
-        service,
-        endpoint_url=endpoint or os.environ["BENCH_S3_ENDPOINT"],
-        config=Config(**client_config_kwargs(threads)),
+        service, endpoint_url=endpoint or os.environ["BENCH_S3_ENDPOINT"], config=shared_client_config(threads)
     )
 
 

@@ -1,17 +1,15 @@
-"""Retry with exponential backoff and full jitter, for throttling and transient errors.
+"""What is left of the hand-written retrying: a jittered backoff and a transient-error test.
 
-Shared by the S3 engines and the Frame.io client, so every caller backs off the same way and
-tests can inject a clock instead of sleeping.
+AWS calls are retried by botocore (see `mediaflow.common.aws`); nothing on the S3 path uses
+this module. `backoff_delays` and `is_transient` stay only for the modules that still import
+them (the Frame.io transfer and the MediaConvert trigger), until those move to their
+libraries' retries too.
 """
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
-
-T = TypeVar("T")
+from collections.abc import Iterator
 
 #: S3/botocore error codes that mean "try again", not "you asked for something wrong"
 TRANSIENT_S3_CODES = frozenset(
@@ -56,29 +54,3 @@ def is_transient(exc: BaseException) -> bool:
         "ConnectionError",
         "ProtocolError",
     }
-
-
-def call_with_retry(
-    fn: Callable[[], T],
-    *,
-    attempts: int = 6,
-    base: float = 0.5,
-    cap: float = 20.0,
-    retryable: Callable[[BaseException], bool] = is_transient,
-    sleep: Callable[[float], None] = time.sleep,
-    on_retry: Callable[[BaseException, int, float], None] | None = None,
-) -> T:
-    """Call `fn`, retrying when `retryable(exc)`; the last error propagates unchanged."""
-    delays = backoff_delays(attempts, base, cap)
-    attempt = 1
-    while True:
-        try:
-            return fn()
-        except Exception as exc:
-            delay = next(delays, None)
-            if delay is None or not retryable(exc):
-                raise
-            if on_retry:
-                on_retry(exc, attempt, delay)
-            sleep(delay)
-            attempt += 1

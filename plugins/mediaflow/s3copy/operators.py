@@ -35,11 +35,8 @@ from mediaflow.s3copy.engine import (
     CopyOptions,
     CopyProgress,
     CopyResult,
-    abort_upload,
-    composite_etag,
     copy_payload,
     make_result,
-    start_multipart_upload,
 )
 from mediaflow.s3copy.hook import S3CopyHook
 from mediaflow.s3copy.inventory import iter_listing, open_inventory, resolve_archived
@@ -282,11 +279,11 @@ class S3CopyPlanOperator(_BulkCopyBase):
         engine = CopyEngine(s3, self.copy_options(), threads=1)
         skipped = []
         for obj in spread:
-            if self.skip_existing and engine._up_to_date(obj.item):
+            if self.skip_existing and engine.up_to_date(obj.item):
                 obj.upload_id = ""
-                skipped.append(_result(obj.item, SKIPPED, "destination already up to date"))
+                skipped.append(make_result(obj.item, SKIPPED, "destination already up to date"))
                 continue
-            obj.upload_id = start_multipart_upload(engine, obj.item)
+            obj.upload_id = engine.start_upload(obj.item)
         return skipped
 
     def _abort_previous_attempt(self, s3: Any, context: Any) -> None:
@@ -297,13 +294,7 @@ class S3CopyPlanOperator(_BulkCopyBase):
         engine = CopyEngine(s3, self.copy_options(), threads=1)
         for spread in previous.get("spread", ()):
             if spread.get("upload_id") and not previous.get("dry_run"):
-                item = CopyItem(*spread["item"])
-                abort_upload(engine, item.dest_bucket, item.dest_key, spread["upload_id"])
-
-
-def _result(item: CopyItem, status: str, message: str, exc: CopyError | None = None) -> CopyResult:
-    row = make_result(item, status, message)
-    return row._replace(error_code=exc.code, http_status=exc.http_status) if exc else row
+                engine.abort_upload(CopyItem(*spread["item"]), spread["upload_id"])
 
 
 class S3CopyPayloadOperator(_BulkCopyBase):
@@ -387,51 +378,13 @@ class S3CopyCompleteOperator(_BulkCopyBase):
             if not spread.get("upload_id") or plan.get("dry_run"):
                 continue
             item = CopyItem(*spread["item"])
-            results.append(self._complete(engine, item, spread))
+            results.append(engine.complete_spread_upload(item, spread["upload_id"], int(spread["parts"])))
         if results:
             bucket, prefix = self.work(context)
             s3.put_object(Bucket=bucket, Key=f"{prefix}results/spread.jsonl.gz", Body=encode_results(results))
         done = sum(r.status == COPIED for r in results)
         self.log.info("spread uploads: %s completed, %s failed", done, len(results) - done)
         return {"completed": done, "failed": len(results) - done}
-
-    def _complete(self, engine: CopyEngine, item: CopyItem, spread: dict[str, Any]) -> CopyResult:
-        s3, upload_id, expected = engine.client, spread["upload_id"], int(spread["parts"])
-        try:
-            try:
-                pages = s3.get_paginator("list_parts").paginate(
-                    Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id
-                )
-                parts = {p["PartNumber"]: p["ETag"] for page in pages for p in page.get("Parts", ())}
-            except s3.exceptions.NoSuchUpload:
-                engine._verify(item, None)  # completed by an earlier attempt of this step
-                return _result(item, COPIED, f"copied to s3://{item.dest_bucket}/{item.dest_key}")
-            missing = [n for n in range(1, expected + 1) if n not in parts]
-            if missing:
-                raise CopyError(
-                    "IncompleteUpload",
-                    f"{len(missing)} of {expected} parts were not copied (first missing: {missing[0]}); "
-                    "the upload was aborted, run the DAG again",
-                )
-            ordered = [{"PartNumber": n, "ETag": parts[n]} for n in range(1, expected + 1)]
-            engine._call(
-                s3.complete_multipart_upload,
-                Bucket=item.dest_bucket,
-                Key=item.dest_key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": ordered},
-            )
-            engine._verify(item, composite_etag([p["ETag"] for p in ordered]))
-            head = engine._head(item.bucket, item.key, item.version_id)
-            if head is None:
-                raise CopyError("NoSuchKey", "source disappeared during the copy", 404)
-            engine._check_source_etag(item, head.get("ETag", ""))
-            engine._delete_source(item)
-            return _result(item, COPIED, f"copied in {expected} parts by several tasks")
-        except Exception as exc:  # noqa: BLE001 - reported per object
-            abort_upload(engine, item.dest_bucket, item.dest_key, upload_id)
-            err = exc if isinstance(exc, CopyError) else CopyError(type(exc).__name__, str(exc))
-            return _result(item, FAILED, f"s3://{item.bucket}/{item.key}: {err}", err)
 
 
 class S3CopyReportOperator(_BulkCopyBase):
@@ -503,9 +456,9 @@ class S3CopyReportOperator(_BulkCopyBase):
         mb, mk = parse_s3_uri(payload["uri"])
         for item in read_manifest(gzip.decompress(s3.get_object(Bucket=mb, Key=mk)["Body"].read()).splitlines()):
             if dry_run and item.first_part <= 1:  # one row per object, not per chunk of parts
-                yield _result(item, PLANNED, f"dry run: would copy to s3://{item.dest_bucket}/{item.dest_key}")
+                yield make_result(item, PLANNED, f"dry run: would copy to s3://{item.dest_bucket}/{item.dest_key}")
             elif not item.is_parts:
-                yield _result(
+                yield make_result(
                     item,
                     FAILED,
                     f"payload {payload['index']} was not copied (its task failed before writing results); run again",
