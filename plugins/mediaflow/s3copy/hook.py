@@ -16,8 +16,6 @@ class S3CopyHook(AwsBaseHook):
     One client is shared by every thread of a copy task: botocore clients are thread-safe, and
     creating one per object would cost more than the copy of a small object."""
 
-    conn_name_attr = "aws_conn_id"
-
     def __init__(self, *args: Any, threads: int = 32, **kwargs: Any) -> None:
         kwargs["client_type"] = "s3"
         kwargs.setdefault("config", shared_client_config(threads))
