@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 
-def _client(threads: int, service: str = "s3", endpoint: str | None = None) -> Any:
+def _client(threads: int, service: str = "s3", endpoint: str | None = None, retry_mode: str | None = None) -> Any:
+    """The client the copy task builds; `retry_mode` swaps botocore's retry mode (standard or
+    adaptive) for the retry measurement, keeping the attempt count."""
     import boto3
     from botocore.config import Config
 
-    from mediaflow.s3copy.engine import client_config_kwargs
+    from mediaflow.common.aws import MAX_ATTEMPTS
+    from mediaflow.s3copy.engine import shared_client_config
 
-    return boto3.client(
-        service,
-        endpoint_url=endpoint or os.environ["BENCH_S3_ENDPOINT"],
-        config=Config(**client_config_kwargs(threads)),
-    )
+    config = shared_client_config(threads)
+    if retry_mode:
+        config = config.merge(Config(retries={"mode": retry_mode, "max_attempts": MAX_ATTEMPTS}))
+    return boto3.client(service, endpoint_url=endpoint or os.environ["BENCH_S3_ENDPOINT"], config=config)
 
 
 def _count_requests(client: Any) -> collections.Counter[str]:
@@ -92,7 +94,7 @@ def copy(args: argparse.Namespace) -> None:
     from mediaflow.s3copy.planning import PlanLimits, Planner, SortedLookup, read_manifest
     from mediaflow.s3copy.routing import ObjectFilter, Router
 
-    s3 = _client(args.threads)
+    s3 = _client(args.threads, retry_mode=args.retry_mode)
     requests = _count_requests(s3)
     started = time.perf_counter()
     options = CopyOptions(multipart_threshold=args.multipart_threshold)
@@ -114,12 +116,14 @@ def copy(args: argparse.Namespace) -> None:
         results += copy_payload(s3, items, dataclasses.replace(options, skip_existing=False), threads=args.threads)
     done = time.perf_counter()
     failed = [r for r in results if r.status == FAILED]
-    if failed:
+    if failed and not args.keep_going:
         sys.exit(f"{len(failed)} of {len(results)} failed, first: {failed[0].message}")
     calls = {f"requests_{op}": n for op, n in requests.items()}
     _emit(
         started,
         objects=len(results),
+        failed=len(failed),
+        failed_codes=dict(collections.Counter(r.error_code for r in failed)),
         payloads=len(payloads),
         list_s=planned - started,
         engine_s=done - planned,
@@ -235,6 +239,9 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument(opt, required=True)
         p.add_argument("--threads", type=int, default=32)
         p.add_argument("--multipart-threshold", type=int, default=5 * 1024**3)
+        if name == "copy":
+            p.add_argument("--retry-mode", choices=("standard", "adaptive"), help="botocore retry mode to measure")
+            p.add_argument("--keep-going", action="store_true", help="report failed objects instead of exiting 1")
     p = sub.add_parser("http")
     p.set_defaults(fn=http)
     for opt in ("--url", "--bucket", "--key"):

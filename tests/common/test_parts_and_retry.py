@@ -1,11 +1,16 @@
-"""Part sizing and retry backoff, the pure pieces the copy and upload engines share."""
+"""Part sizing, the retry settings every AWS client gets, and the backoff left for the modules
+that still retry by hand. The retry settings are checked over HTTP: moto server behind a
+throttling front (bench/throttle.py) that answers chosen requests with an S3 error."""
 
 from __future__ import annotations
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from bench.throttle import Always, Answer, FirstN, ThrottleFront
+from mediaflow.common.aws import MAX_ATTEMPTS, RETRY_MODE, client_config
 from mediaflow.common.parts import GiB, MiB, TiB, choose_part_size, iter_parts, part_count, split_parts
-from mediaflow.common.retry import call_with_retry, is_transient
 
 
 @pytest.mark.parametrize(
@@ -51,34 +56,34 @@ def test_split_parts_into_contiguous_groups():
     assert len(split_parts(parts[:2], 5)) == 2
 
 
-class _ClientError(Exception):
-    def __init__(self, code: str, status: int):
-        self.response = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+def _client(endpoint: str):
+    """An S3 client with the shared settings (credentials and region from the test environment)."""
+    return boto3.client("s3", endpoint_url=endpoint, config=client_config())
 
 
-def test_retry_retries_throttling_then_succeeds():
-    calls, slept = [], []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) < 3:
-            raise _ClientError("SlowDown", 503)
-        return "done"
-
-    assert call_with_retry(flaky, sleep=slept.append) == "done"
-    assert len(calls) == 3
-    assert len(slept) == 2
+def test_client_config_carries_the_one_retry_setting():
+    assert client_config(max_pool_connections=7).retries == {"mode": RETRY_MODE, "total_max_attempts": MAX_ATTEMPTS}
+    assert client_config(max_pool_connections=7).max_pool_connections == 7
 
 
-def test_retry_does_not_retry_client_mistakes():
-    calls = []
+def test_retry_retries_throttling_then_succeeds(local_stack, s3, make_bucket):
+    bucket = make_bucket("retry")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"done")
+    with ThrottleFront(local_stack.aws_endpoint, [FirstN(2, "GetObject")]) as front:
+        resp = _client(front.endpoint).get_object(Bucket=bucket, Key="k")
+        assert resp["Body"].read() == b"done"
+        stats = front.stats()
+    assert stats["requests_by_operation"]["GetObject"] == 3
+    assert resp["ResponseMetadata"]["RetryAttempts"] == 2  # two waits, then the answer
 
-    def denied():
-        calls.append(1)
-        raise _ClientError("AccessDenied", 403)
 
-    with pytest.raises(_ClientError):
-        call_with_retry(denied, sleep=lambda _: None)
-    assert len(calls) == 1
-    assert is_transient(_ClientError("InternalError", 500))
-    assert not is_transient(ValueError("x"))
+def test_retry_does_not_retry_client_mistakes(local_stack, s3, make_bucket):
+    bucket = make_bucket("denied")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"secret")
+    denied = Answer(403, "AccessDenied", "Access Denied")
+    with ThrottleFront(local_stack.aws_endpoint, [Always("GetObject", denied)]) as front:
+        with pytest.raises(ClientError) as raised:
+            _client(front.endpoint).get_object(Bucket=bucket, Key="k")
+        stats = front.stats()
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert stats["requests_by_operation"]["GetObject"] == 1

@@ -283,3 +283,29 @@ def _validated(params, conf: dict) -> dict:
     for key, value in conf.items():
         params[key] = value
     return params.validate()
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"min_size": 10, "max_size": 5}, "min_size (10) is larger than max_size (5)"),
+        ({"source_bucket": None}, "nothing to copy: set source_bucket (with source_prefix) or manifest_uri"),
+    ],
+    ids=["min-above-max", "no-source"],
+)
+def test_bad_conf_fails_the_plan_at_its_first_try(airflow_db, local_stack, s3, make_bucket, capfd, conf, message):
+    """Conf the schema cannot refuse on its own (two keys that contradict each other, or no
+    source at all) fails the plan task at once, with retries on, and says what to fix."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    src, dst = make_bucket("src"), make_bucket("dst")
+    s3.put_object(Bucket=src, Key="a.txt", Body=b"a")
+    result = run_dag("s3_bulk_copy", {"source_bucket": src, "destination_bucket": dst, **conf}, keep_retries=True)
+    assert result.state == "failed"
+    assert result.task_states["plan"] == ["failed"]
+    with create_session() as session:
+        plan = session.query(TaskInstance).filter_by(dag_id="s3_bulk_copy", run_id=result.run_id, task_id="plan").one()
+        assert (plan.try_number, plan.max_tries) == (1, 2)  # retries were on, and none was used
+    assert message in capfd.readouterr().out
+    assert _keys(s3, dst) == []

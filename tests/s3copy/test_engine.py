@@ -1,5 +1,6 @@
 """The copy engine on its own, against moto server over HTTP, with faults injected into a real
-botocore client through its event hooks (the request never reaches the server)."""
+botocore client through its event hooks (the request never reaches the server), or answered
+over HTTP by a throttling front (bench/throttle.py), so that botocore's own retries see them."""
 
 from __future__ import annotations
 
@@ -7,33 +8,33 @@ import hashlib
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bench.throttle import FirstN, ThrottleFront
 from mediaflow.s3copy.engine import (
     COPIED,
     FAILED,
     SKIPPED,
+    CopyEngine,
     CopyOptions,
-    client_config_kwargs,
     composite_etag,
     copy_payload,
+    shared_client_config,
 )
 from mediaflow.s3copy.planning import CopyItem
 
 MiB = 1024 * 1024
 
 
+def engine_client(endpoint: str, threads: int = 8):
+    """An S3 client configured as the copy task's (pool size and botocore retries); credentials
+    and region come from the test environment."""
+    return boto3.client("s3", endpoint_url=endpoint, config=shared_client_config(threads))
+
+
 @pytest.fixture
 def client(local_stack):
-    return boto3.client(
-        "s3",
-        endpoint_url=local_stack.aws_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(**client_config_kwargs(8)),
-    )
+    return engine_client(local_stack.aws_endpoint)
 
 
 def _item(s3, bucket: str, key: str, dest_bucket: str, dest_key: str | None = None) -> CopyItem:
@@ -68,15 +69,19 @@ def test_failure_mid_multipart_aborts_the_upload(client, make_bucket):
     assert "Contents" not in client.list_objects_v2(Bucket=dst)
 
 
-def test_throttling_is_retried_then_succeeds(client, make_bucket):
+def test_throttling_is_retried_then_succeeds(local_stack, s3, make_bucket):
+    """Two SlowDown answers over HTTP: botocore retries them, the third CopyObject copies."""
     src, dst = make_bucket("src"), make_bucket("dst")
-    client.put_object(Bucket=src, Key="a.txt", Body=b"hello")
-    calls = _fail_on(client, "CopyObject", code="SlowDown", when=lambda p: len(calls) <= 2)
-    options = CopyOptions(multipart_threshold=5 * MiB, retry_base=0.01)
-    [result] = copy_payload(client, [_item(client, src, "a.txt", dst)], options, threads=2)
+    s3.put_object(Bucket=src, Key="a.txt", Body=b"hello")
+    with ThrottleFront(local_stack.aws_endpoint, [FirstN(2, "CopyObject")]) as front:
+        client = engine_client(front.endpoint, 2)
+        options = CopyOptions(multipart_threshold=5 * MiB)
+        [result] = copy_payload(client, [_item(s3, src, "a.txt", dst)], options, threads=2)
+        stats = front.stats()
     assert result.status == COPIED, result
-    assert len(calls) == 3
-    assert client.get_object(Bucket=dst, Key="a.txt")["Body"].read() == b"hello"
+    assert stats["requests_by_operation"]["CopyObject"] == 3
+    assert stats["answered_by_operation"] == {"CopyObject SlowDown": 2}
+    assert s3.get_object(Bucket=dst, Key="a.txt")["Body"].read() == b"hello"
 
 
 def test_a_source_changed_since_planning_is_caught(client, make_bucket):
@@ -128,28 +133,27 @@ def test_delete_source_only_after_a_verified_copy(client, make_bucket):
 def test_completion_step_aborts_an_upload_with_a_missing_part(client, make_bucket):
     """Parts of a spread object are copied by several tasks; if one of them failed, the
     completion step aborts the upload and reports the object once, as failed."""
-    from mediaflow.s3copy.engine import CopyEngine, start_multipart_upload
-    from mediaflow.s3copy.operators import S3CopyCompleteOperator
-
     src, dst = make_bucket("src"), make_bucket("dst")
     client.put_object(Bucket=src, Key="huge.mxf", Body=b"h" * (11 * MiB))
     item = _item(client, src, "huge.mxf", dst)
     engine = CopyEngine(client, CopyOptions(multipart_threshold=5 * MiB))
-    upload_id = start_multipart_upload(engine, item)
+    upload_id = engine.start_upload(item)
     first = item._replace(upload_id=upload_id, part_size=5 * MiB, first_part=1, last_part=2)
     assert {r.status for r in copy_payload(client, [first], engine.options)} == {"parts-copied"}
-    operator = S3CopyCompleteOperator(task_id="complete_uploads", destination_bucket=dst)
-    result = operator._complete(engine, item, {"upload_id": upload_id, "parts": 3})
+    result = engine.complete_spread_upload(item, upload_id, 3)
     assert (result.status, result.error_code) == (FAILED, "IncompleteUpload")
     assert "first missing: 3" in result.message
     assert client.list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
 
-    upload_id = start_multipart_upload(engine, item)
+    upload_id = engine.start_upload(item)
     whole = item._replace(upload_id=upload_id, part_size=5 * MiB, first_part=1, last_part=3)
     copy_payload(client, [whole], engine.options)
-    result = operator._complete(engine, item, {"upload_id": upload_id, "parts": 3})
+    result = engine.complete_spread_upload(item, upload_id, 3)
     assert result.status == COPIED, result
     assert client.get_object(Bucket=dst, Key="huge.mxf")["Body"].read() == b"h" * (11 * MiB)
+    # the step runs again (a retried task): the upload is gone, the copy is verified instead
+    again = engine.complete_spread_upload(item, upload_id, 3)
+    assert again.status == COPIED, again
 
 
 @pytest.mark.parametrize(
@@ -163,8 +167,6 @@ def test_completion_step_aborts_an_upload_with_a_missing_part(client, make_bucke
     ],
 )
 def test_copy_response_etag_verifies_only_when_it_is_an_md5(source_etag, options, response, comparable):
-    from mediaflow.s3copy.engine import CopyEngine
-
     engine = CopyEngine(None, CopyOptions(**options))
     item = CopyItem("src", "k", None, 10, source_etag, "dst", "k")
     assert engine._etag_is_md5(item, response) is comparable

@@ -17,15 +17,17 @@ import logging
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
+from botocore.config import Config
+
+from mediaflow.common.aws import client_config
 from mediaflow.common.parts import PartRange, choose_part_size, iter_parts
-from mediaflow.common.retry import call_with_retry
-from mediaflow.common.s3 import clean_etag, error_info
+from mediaflow.common.s3 import clean_etag, error_info, head_object_or_none
 from mediaflow.s3copy.planning import CopyItem, initial_part_size, is_up_to_date
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,6 @@ class CopyOptions:
     acl: str | None = None
     storage_class: str | None = None
     sse_kms_key_id: str | None = None
-    attempts: int = 5
-    retry_base: float = 0.5
     #: UploadPartCopy requests of one object in flight at once; the rest of the pool is free for
     #: other objects, and the server is not asked for dozens of ranges of one object together
     parts_in_flight: int = 8
@@ -89,17 +89,12 @@ class CopyError(Exception):
         self.http_status = http_status
 
 
-def client_config_kwargs(threads: int) -> dict[str, Any]:
-    """botocore Config arguments for one client shared by `threads` threads.
-
-    A connection per thread (plus a little slack), and no botocore retries: `call_with_retry`
-    retries with jitter itself, and two layers would multiply the attempts."""
-    return {
-        "max_pool_connections": threads + 4,
-        "retries": {"max_attempts": 1, "mode": "standard"},
-        # the engine builds every request itself; botocore's schema walk per call is pure CPU
-        "parameter_validation": False,
-    }
+def shared_client_config(threads: int) -> Config:
+    """botocore Config for one client shared by `threads` threads: a connection for each
+    thread (plus a little slack), the retry settings every mediaflow client uses, and no
+    parameter validation (the engine builds every request itself; botocore's schema walk per
+    call is pure CPU)."""
+    return client_config(max_pool_connections=threads + 4, parameter_validation=False)
 
 
 class CopyProgress:
@@ -141,18 +136,16 @@ class CopyProgress:
         )
 
 
-def _error(exc: BaseException) -> tuple[str, int, str]:
-    if isinstance(exc, CopyError):
-        return exc.code, exc.http_status, str(exc)
-    return error_info(exc)
-
-
 def make_result(item: CopyItem, status: str, message: str = "", exc: BaseException | None = None) -> CopyResult:
-    """A result row; with `exc`, its code and status, and a message naming both objects."""
+    """A result row; with `exc`, its code and status, and (unless `message` is given) a message
+    naming both objects and the error."""
     code, http_status = "", 0 if status == FAILED else 200
     if exc is not None:
-        code, http_status, text = _error(exc)
-        message = f"s3://{item.bucket}/{item.key} -> s3://{item.dest_bucket}/{item.dest_key}: {text}"
+        if isinstance(exc, CopyError):
+            code, http_status, text = exc.code, exc.http_status, str(exc)
+        else:
+            code, http_status, text = error_info(exc)
+        message = message or f"s3://{item.bucket}/{item.key} -> s3://{item.dest_bucket}/{item.dest_key}: {text}"
     return CopyResult(
         item.bucket,
         item.key,
@@ -198,7 +191,12 @@ class _Upload:
 
 
 class CopyEngine:
-    """Copies CopyItems with one client. `copy_payload` is the entry point."""
+    """Copies CopyItems with one client. `run` (or `copy_payload`) copies a payload; the public
+    steps below (up-to-date check, start / complete / abort an upload, verify) are the ones the
+    plan and completion tasks share with it, so the checks that keep a copy correct exist once.
+
+    Every call goes straight to the client: retrying throttling and transient errors is the
+    client's job (botocore's retry mode, set in `mediaflow.common.aws`)."""
 
     def __init__(self, client: Any, options: CopyOptions, *, threads: int = 32, progress: CopyProgress | None = None):
         self.client = client
@@ -207,61 +205,11 @@ class CopyEngine:
         self.progress = progress or CopyProgress()
         self.results: list[CopyResult] = []
         self._results_lock = threading.Lock()
-        self._sleep: Callable[[float], None] = time.sleep
 
-    # -- plumbing -------------------------------------------------------------------------------
-    def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        return call_with_retry(
-            lambda: fn(**kwargs), attempts=self.options.attempts, base=self.options.retry_base, sleep=self._sleep
-        )
-
-    def _record(self, item: CopyItem, status: str, exc: BaseException | None = None, message: str = "") -> None:
-        result = make_result(item, status, message, exc)
-        with self._results_lock:
-            self.results.append(result)
-        self.progress.add(result)
-
-    @staticmethod
-    def _source(item: CopyItem) -> dict[str, str]:
-        source = {"Bucket": item.bucket, "Key": item.key}
-        if item.version_id:
-            source["VersionId"] = item.version_id
-        return source
-
-    def _if_match(self, item: CopyItem) -> dict[str, str]:
-        return {"CopySourceIfMatch": f'"{item.etag}"'} if item.etag else {}
-
-    def _head(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
-        kwargs = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-        try:
-            return self._call(self.client.head_object, **kwargs)
-        except Exception as exc:
-            if _error(exc)[1] == 404 or _error(exc)[0] in ("404", "NoSuchKey"):
-                return None
-            raise
-
-    def _etag_is_md5(self, item: CopyItem, copy_response: dict[str, Any]) -> bool:
-        """Whether the copy's ETag is the MD5 of its bytes: a single-part source, and no KMS
-        encryption (asked for, or the destination bucket's default), which makes ETags opaque."""
-        sse = str(copy_response.get("ServerSideEncryption") or "")
-        return is_plain_md5(item.etag) and not self.options.sse_kms_key_id and not sse.startswith("aws:kms")
-
-    def _check_source_etag(self, item: CopyItem, etag: str) -> None:
-        """Client-side CopySourceIfMatch: fail when the source is not the object we planned."""
-        if item.etag and clean_etag(etag) != item.etag:
-            raise CopyError(
-                "PreconditionFailed",
-                f"source changed since it was planned (ETag {clean_etag(etag)}, planned {item.etag}); "
-                "run the DAG again to copy the current version",
-                412,
-            )
-
-    def _part_size(self, item: CopyItem) -> int:
-        return choose_part_size(item.size, self.options.part_size_floor)
-
-    def _up_to_date(self, item: CopyItem) -> bool:
+    # -- public steps ---------------------------------------------------------------------------
+    def up_to_date(self, item: CopyItem) -> bool:
         """The destination already holds this object (see `planning.is_up_to_date`)."""
-        head = self._head(item.dest_bucket, item.dest_key)
+        head = head_object_or_none(self.client, item.dest_bucket, item.dest_key)
         if head is None:
             return False
         size, etag = int(head["ContentLength"]), clean_etag(head.get("ETag"))
@@ -269,8 +217,85 @@ class CopyEngine:
             return True  # under SSE-KMS the ETag is no MD5: size is all there is to compare
         return is_up_to_date(item.size, item.etag, size, etag, self.options.multipart_threshold)
 
-    def _verify(self, item: CopyItem, expected_etag: str | None) -> None:
-        head = self._head(item.dest_bucket, item.dest_key)
+    def start_upload(self, item: CopyItem) -> str:
+        """HEAD the source (checking its ETag), read its tags, and create the destination's
+        multipart upload with the source's headers, metadata and tags; returns the upload id."""
+        source = head_object_or_none(self.client, item.bucket, item.key, item.version_id)
+        if source is None:
+            raise CopyError("NoSuchKey", "source does not exist", 404)
+        self._check_source_etag(item, source.get("ETag", ""))
+        kwargs: dict[str, Any] = {k: source[k] for k in CARRIED_HEADERS if source.get(k)}
+        if source.get("Metadata"):
+            kwargs["Metadata"] = source["Metadata"]
+        tags = self.client.get_object_tagging(**_source(item)).get("TagSet", [])
+        if tags:
+            kwargs["Tagging"] = urlencode([(t["Key"], t["Value"]) for t in tags])
+        resp = self.client.create_multipart_upload(
+            Bucket=item.dest_bucket, Key=item.dest_key, **kwargs, **self.options.destination_args()
+        )
+        return resp["UploadId"]
+
+    def complete_upload(self, item: CopyItem, upload_id: str, etags: Mapping[int, str], parts: int) -> None:
+        """Complete an upload of `parts` parts from their ETags, verify the copy, check that the
+        source did not change meanwhile, then delete the source if asked. On any failure the
+        upload is aborted (no orphaned parts) and the error raised."""
+        try:
+            missing = [n for n in range(1, parts + 1) if n not in etags]
+            if missing:
+                raise CopyError(
+                    "IncompleteUpload",
+                    f"{len(missing)} of {parts} parts were not copied (first missing: {missing[0]}); "
+                    "the upload was aborted, run the DAG again",
+                )
+            ordered = [{"PartNumber": n, "ETag": f'"{clean_etag(etags[n])}"'} for n in range(1, parts + 1)]
+            try:
+                self.client.complete_multipart_upload(
+                    Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id, MultipartUpload={"Parts": ordered}
+                )
+            except Exception as exc:
+                if error_info(exc)[0] != "NoSuchUpload":
+                    raise
+                # a retried request whose first attempt completed it: the checks below decide
+            self.verify(item, composite_etag([p["ETag"] for p in ordered]))
+            self._check_source_unchanged(item)
+            self._delete_source(item)
+        except BaseException:
+            self.abort_upload(item, upload_id)
+            raise
+
+    def complete_spread_upload(self, item: CopyItem, upload_id: str, parts: int) -> CopyResult:
+        """Complete an upload whose parts several tasks copied (its parts listed from S3) with
+        `complete_upload`, or abort it when a part is missing; one result for the object."""
+        try:
+            etags = self._listed_parts(item, upload_id)
+        except Exception as exc:  # noqa: BLE001 - reported per object
+            self.abort_upload(item, upload_id)
+            return make_result(item, FAILED, exc=exc)
+        try:
+            if etags is None:  # no such upload: an earlier attempt of this step completed it
+                self.verify(item, None)
+                return make_result(item, COPIED, f"copied to s3://{item.dest_bucket}/{item.dest_key}")
+            self.complete_upload(item, upload_id, etags, parts)
+            return make_result(item, COPIED, f"copied in {parts} parts by several tasks")
+        except Exception as exc:  # noqa: BLE001 - reported per object; complete_upload aborted it
+            return make_result(item, FAILED, exc=exc)
+
+    def abort_upload(self, item: CopyItem, upload_id: str) -> None:
+        """Abort the destination's upload; a leftover upload would keep billing for its parts.
+        An upload already gone is fine; any other error is logged, since the object's own
+        error is what the report shows."""
+        try:
+            self.client.abort_multipart_upload(Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id)
+        except Exception as exc:  # noqa: BLE001
+            if error_info(exc)[0] not in ("NoSuchUpload", "404"):
+                log.error(
+                    "could not abort upload %s of s3://%s/%s: %s", upload_id, item.dest_bucket, item.dest_key, exc
+                )
+
+    def verify(self, item: CopyItem, expected_etag: str | None = None) -> None:
+        """The destination exists with the source's size (and `expected_etag`, unless SSE-KMS
+        makes ETags opaque); raises CopyError("VerifyFailed") otherwise."""
+        head = head_object_or_none(self.client, item.dest_bucket, item.dest_key)
         if head is None:
             raise CopyError("VerifyFailed", "destination missing after copy", 404)
         if int(head["ContentLength"]) != item.size:
@@ -280,30 +305,73 @@ class CopyEngine:
                 "VerifyFailed", f"destination ETag {clean_etag(head.get('ETag'))}, expected {expected_etag}"
             )
 
+    # -- checks ---------------------------------------------------------------------------------
+    def _record(self, item: CopyItem, status: str, exc: BaseException | None = None, message: str = "") -> None:
+        result = make_result(item, status, message, exc)
+        with self._results_lock:
+            self.results.append(result)
+        self.progress.add(result)
+
+    def _etag_is_md5(self, item: CopyItem, copy_response: dict[str, Any]) -> bool:
+        """Whether the copy's ETag is the MD5 of its bytes: a single-part source, and no KMS
+        encryption (asked for, or the destination bucket's default), which makes ETags opaque."""
+        sse = str(copy_response.get("ServerSideEncryption") or "")
+        return is_plain_md5(item.etag) and not self.options.sse_kms_key_id and not sse.startswith("aws:kms")
+
+    @staticmethod
+    def _check_source_etag(item: CopyItem, etag: str) -> None:
+        """Client-side CopySourceIfMatch: fail when the source is not the object we planned."""
+        if item.etag and clean_etag(etag) != item.etag:
+            raise CopyError(
+                "PreconditionFailed",
+                f"source changed since it was planned (ETag {clean_etag(etag)}, planned {item.etag}); "
+                "run the DAG again to copy the current version",
+                412,
+            )
+
+    def _check_source_unchanged(self, item: CopyItem) -> None:
+        """After a multipart copy: the source still is the planned object (parts copied by
+        range could otherwise mix two versions)."""
+        head = head_object_or_none(self.client, item.bucket, item.key, item.version_id)
+        if head is None:
+            raise CopyError("NoSuchKey", "source disappeared during the copy", 404)
+        self._check_source_etag(item, head.get("ETag", ""))
+
     def _delete_source(self, item: CopyItem) -> None:
         if self.options.delete_source:
-            self._call(self.client.delete_object, **self._source(item))
+            self.client.delete_object(**_source(item))
+
+    def _listed_parts(self, item: CopyItem, upload_id: str) -> dict[int, str] | None:
+        """Part number -> ETag of an upload, from S3; None when the upload does not exist."""
+        try:
+            pages = self.client.get_paginator("list_parts").paginate(
+                Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id
+            )
+            return {p["PartNumber"]: p["ETag"] for page in pages for p in page.get("Parts", ())}
+        except Exception as exc:
+            if error_info(exc)[0] == "NoSuchUpload":
+                return None
+            raise
 
     # -- single request copy --------------------------------------------------------------------
     def _copy_small(self, item: CopyItem) -> None:
         try:
-            if self.options.skip_existing and self._up_to_date(item):
+            if self.options.skip_existing and self.up_to_date(item):
                 self._record(item, SKIPPED, message="destination already up to date")
                 return
             if item.etag and not is_plain_md5(item.etag):
                 # the copy gets a new single-part ETag, so compare the source before copying
-                head = self._head(item.bucket, item.key, item.version_id)
+                head = head_object_or_none(self.client, item.bucket, item.key, item.version_id)
                 if head is None:
                     raise CopyError("NoSuchKey", "source no longer exists", 404)
                 self._check_source_etag(item, head.get("ETag", ""))
-            resp = self._call(
-                self.client.copy_object,
+            resp = self.client.copy_object(
                 Bucket=item.dest_bucket,
                 Key=item.dest_key,
-                CopySource=self._source(item),
+                CopySource=_source(item),
                 MetadataDirective="COPY",
                 TaggingDirective="COPY",
-                **self._if_match(item),
+                **_if_match(item),
                 **self.options.destination_args(),
             )
             new_etag = clean_etag(resp.get("CopyObjectResult", {}).get("ETag"))
@@ -313,24 +381,24 @@ class CopyEngine:
                 # repeat that, at one more request per object.
                 self._check_source_etag(item, new_etag)
             else:
-                self._verify(item, None)
+                self.verify(item, None)
             self._delete_source(item)
             self._record(item, COPIED, message="copied")
         except Exception as exc:  # noqa: BLE001 - recorded per object, the payload goes on
             self._record(item, FAILED, exc)
 
     # -- multipart copy -------------------------------------------------------------------------
-    def _start_upload(self, item: CopyItem) -> _Upload | None:
-        """Skip check, source check, CreateMultipartUpload with the source's headers and tags."""
+    def _begin(self, item: CopyItem) -> _Upload | None:
+        """Skip check, then `start_upload`; None when skipped or failed (both recorded)."""
         try:
-            if self.options.skip_existing and self._up_to_date(item):
+            if self.options.skip_existing and self.up_to_date(item):
                 self._record(item, SKIPPED, message="destination already up to date")
                 return None
-            upload_id = start_multipart_upload(self, item)
+            upload_id = self.start_upload(item)
         except Exception as exc:  # noqa: BLE001
             self._record(item, FAILED, exc)
             return None
-        parts = list(iter_parts(item.size, self._part_size(item)))
+        parts = list(iter_parts(item.size, choose_part_size(item.size, self.options.part_size_floor)))
         return _Upload(item, upload_id, parts, owned=True, in_flight=self.options.parts_in_flight)
 
     def _copy_part(self, upload: _Upload, part: PartRange) -> None:
@@ -341,15 +409,14 @@ class CopyEngine:
         item = upload.item
         try:
             if upload.error is None:
-                resp = self._call(
-                    self.client.upload_part_copy,
+                resp = self.client.upload_part_copy(
                     Bucket=item.dest_bucket,
                     Key=item.dest_key,
                     UploadId=upload.upload_id,
                     PartNumber=part.number,
-                    CopySource=self._source(item),
+                    CopySource=_source(item),
                     CopySourceRange=part.http_range,
-                    **self._if_match(item),
+                    **_if_match(item),
                 )
                 with upload.lock:
                     upload.etags[part.number] = clean_etag(resp["CopyPartResult"]["ETag"])
@@ -373,24 +440,11 @@ class CopyEngine:
             return
         try:
             if upload.error is not None:
+                self.abort_upload(item, upload.upload_id)
                 raise upload.error
-            parts = [{"PartNumber": n, "ETag": f'"{e}"'} for n, e in sorted(upload.etags.items())]
-            self._call(
-                self.client.complete_multipart_upload,
-                Bucket=item.dest_bucket,
-                Key=item.dest_key,
-                UploadId=upload.upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-            self._verify(item, composite_etag([p["ETag"] for p in parts]))
-            head = self._head(item.bucket, item.key, item.version_id)  # did the source change meanwhile?
-            if head is None:
-                raise CopyError("NoSuchKey", "source disappeared during the copy", 404)
-            self._check_source_etag(item, head.get("ETag", ""))
-            self._delete_source(item)
-            self._record(item, COPIED, message=f"copied in {len(parts)} parts")
+            self.complete_upload(item, upload.upload_id, upload.etags, len(upload.parts))
+            self._record(item, COPIED, message=f"copied in {len(upload.parts)} parts")
         except Exception as exc:  # noqa: BLE001
-            abort_upload(self, item.dest_bucket, item.dest_key, upload.upload_id)
             self._record(item, FAILED, exc)
 
     # -- entry point ----------------------------------------------------------------------------
@@ -415,7 +469,7 @@ class CopyEngine:
                 else:
                     futures.append(pool.submit(self._copy_small, item))
             # uploads start on the pool too; their parts are queued as each one starts
-            starts = {pool.submit(self._start_upload, item): item for item in large}
+            starts = {pool.submit(self._begin, item): item for item in large}
             for started in starts:
                 upload = started.result()
                 if upload is not None:
@@ -426,36 +480,15 @@ class CopyEngine:
         return self.results
 
 
-def start_multipart_upload(engine: CopyEngine, item: CopyItem) -> str:
-    """HEAD the source (checking its ETag), read its tags, create the upload with its headers."""
-    source = engine._head(item.bucket, item.key, item.version_id)
-    if source is None:
-        raise CopyError("NoSuchKey", "source does not exist", 404)
-    engine._check_source_etag(item, source.get("ETag", ""))
-    kwargs: dict[str, Any] = {k: source[k] for k in CARRIED_HEADERS if source.get(k)}
-    if source.get("Metadata"):
-        kwargs["Metadata"] = source["Metadata"]
-    tags = engine._call(engine.client.get_object_tagging, **engine._source(item)).get("TagSet", [])
-    if tags:
-        kwargs["Tagging"] = urlencode([(t["Key"], t["Value"]) for t in tags])
-    resp = engine._call(
-        engine.client.create_multipart_upload,
-        Bucket=item.dest_bucket,
-        Key=item.dest_key,
-        **kwargs,
-        **engine.options.destination_args(),
-    )
-    return resp["UploadId"]
+def _source(item: CopyItem) -> dict[str, str]:
+    source = {"Bucket": item.bucket, "Key": item.key}
+    if item.version_id:
+        source["VersionId"] = item.version_id
+    return source
 
 
-def abort_upload(engine: CopyEngine, bucket: str, key: str, upload_id: str) -> None:
-    """Abort, retrying; a leftover upload would keep billing for its parts."""
-    try:
-        engine._call(engine.client.abort_multipart_upload, Bucket=bucket, Key=key, UploadId=upload_id)
-    except Exception as exc:  # noqa: BLE001 - the object's own error is what the report shows
-        code = _error(exc)[0]
-        if code not in ("NoSuchUpload", "404"):
-            log.error("could not abort upload %s of s3://%s/%s: %s", upload_id, bucket, key, exc)
+def _if_match(item: CopyItem) -> dict[str, str]:
+    return {"CopySourceIfMatch": f'"{item.etag}"'} if item.etag else {}
 
 
 def copy_payload(
@@ -468,6 +501,6 @@ def copy_payload(
 ) -> list[CopyResult]:
     """Copy one payload with one shared client and `threads` threads; one result per item.
 
-    The client should be created with `client_config_kwargs(threads)` so that every thread
-    gets a connection. Per-object failures are results, not exceptions."""
+    The client should be created with `shared_client_config(threads)`, so that every thread
+    gets a connection and botocore retries throttling. Per-object failures are results, not exceptions."""
     return CopyEngine(client, options, threads=threads, progress=progress).run(items)

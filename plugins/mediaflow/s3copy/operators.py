@@ -4,7 +4,8 @@ Each stage reads and writes files under one work location in S3
 (`s3://<report bucket>/<report_prefix>/<run id>/`), so XCom carries only payload descriptors,
 every stage can be retried on its own, and a stage that runs again finds what the last attempt
 wrote. The pure work (inventory, routing, packing, copying, reporting) is in
-the pure modules beside it; these classes wire it to connections, XCom and logs.
+the pure modules beside it; these classes wire it to connections, XCom and logs, and call the
+copy engine only through its public steps.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import gzip
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from mediaflow.common.errors import InputError
@@ -35,11 +36,8 @@ from mediaflow.s3copy.engine import (
     CopyOptions,
     CopyProgress,
     CopyResult,
-    abort_upload,
-    composite_etag,
     copy_payload,
     make_result,
-    start_multipart_upload,
 )
 from mediaflow.s3copy.hook import S3CopyHook
 from mediaflow.s3copy.inventory import iter_listing, open_inventory, resolve_archived
@@ -57,10 +55,32 @@ from mediaflow.s3copy.report import PLANNED, ReportWriter, decode_results, encod
 from mediaflow.s3copy.routing import ObjectFilter, Router
 
 PLAN_FILE = "plan.json"
+#: templated on every bulk copy operator, as on the Amazon provider's operators
+AWS_TEMPLATE_FIELDS = ("aws_conn_id", "region_name")
 
 
-class _BulkCopyBase(BaseOperator):
-    """Shared settings: the connection, the copy options and the run's work location."""
+class BulkCopyBaseOperator(BaseOperator):
+    """Settings every stage of the bulk copy shares: the connection, the copy options and the
+    run's work location (`s3://<report bucket>/<report_prefix>/<run id>/`).
+
+    :param report_bucket: bucket of the plan, results and report; None uses the destination
+        bucket, or the first route's.
+    :param report_prefix: prefix of the run's work location.
+    :param destination_bucket: bucket to copy to when there are no routes.
+    :param routes: route by file type: a list of ``{file_types, bucket, prefix}``.
+    :param multipart_threshold: objects larger than this (bytes) are copied in parts.
+    :param skip_existing: skip objects whose destination already has the same size and ETag.
+    :param delete_source: delete each source object after its copy is verified.
+    :param acl: canned ACL of the copies.
+    :param storage_class: storage class of the copies.
+    :param sse_kms_key_id: KMS key to encrypt the copies with.
+    :param dry_run: plan and report, copy nothing.
+    :param threads: copy threads of one task, sharing one S3 client.
+    :param aws_conn_id: the Airflow connection for AWS credentials (None: boto3's defaults).
+    :param region_name: AWS region; None takes the connection's.
+    """
+
+    template_fields: Sequence[str] = AWS_TEMPLATE_FIELDS
 
     def __init__(
         self,
@@ -78,6 +98,7 @@ class _BulkCopyBase(BaseOperator):
         dry_run: bool = False,
         threads: int = 32,
         aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -94,9 +115,11 @@ class _BulkCopyBase(BaseOperator):
         self.dry_run = dry_run
         self.threads = threads
         self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
 
     def client(self) -> Any:
-        return S3CopyHook(aws_conn_id=self.aws_conn_id, threads=self.threads).conn
+        """One S3 client for the task, with a connection for each copy thread."""
+        return S3CopyHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, threads=self.threads).conn
 
     def copy_options(self) -> CopyOptions:
         return CopyOptions(
@@ -108,31 +131,65 @@ class _BulkCopyBase(BaseOperator):
             sse_kms_key_id=self.sse_kms_key_id or None,
         )
 
-    def work(self, context: Any) -> tuple[str, str]:
+    def engine(self, s3: Any) -> CopyEngine:
+        """The copy engine for the single steps of the plan and completion tasks."""
+        return CopyEngine(s3, self.copy_options(), threads=1)
+
+    def work(self, context: Context) -> tuple[str, str]:
         """(bucket, prefix) of this run's plan, results and report."""
         bucket = report_bucket_for(self.report_bucket, self.destination_bucket, self.routes)
         return bucket, work_prefix(self.report_prefix or "", context["run_id"])
 
-    def read_plan(self, s3: Any, context: Any) -> dict[str, Any] | None:
+    def read_plan(self, s3: Any, context: Context) -> dict[str, Any] | None:
         bucket, prefix = self.work(context)
-        try:
-            return json.loads(s3.get_object(Bucket=bucket, Key=prefix + PLAN_FILE)["Body"].read())
-        except s3.exceptions.NoSuchKey:
-            return None
+        data = _get_or_none(s3, bucket, prefix + PLAN_FILE)
+        return None if data is None else json.loads(data)
+
+    def read_plan_or_fail(self, s3: Any, context: Context) -> dict[str, Any]:
+        """The run's plan; none means the plan task did not finish, which no retry here fixes."""
+        plan = self.read_plan(s3, context)
+        if plan is None:
+            raise AirflowFailException("no plan found for this run; the plan task did not finish, see its log")
+        return plan
 
 
-def _copy_task_cap(context: Any) -> int | None:
+def _get_or_none(s3: Any, bucket: str, key: str) -> bytes | None:
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def _copy_task_cap(context: Context) -> int | None:
     dag = context.get("dag")
     task = dag.task_dict.get("copy") if dag is not None else None
     return getattr(task, "max_active_tis_per_dagrun", None)
 
 
-class S3CopyPlanOperator(_BulkCopyBase):
-    """Stream the inventory, filter and route it, pack payloads and write their manifests.
+class S3CopyPlanOperator(BulkCopyBaseOperator):
+    """Stream the inventory, filter and route it, pack payloads and write their manifests, and
+    start the uploads whose parts several payloads share.
 
-    Returns the payload descriptors to map the copy over (none in a dry run)."""
+    Returns the payload descriptors to map the copy over (none in a dry run). Bad conf fails
+    the task at its first try.
+
+    :param source_bucket: bucket to list; leave empty when ``manifest_uri`` names the objects.
+    :param source_prefix: only keys under this prefix; removed from destination keys.
+    :param manifest_uri: an S3 Batch Operations CSV manifest or an S3 Inventory manifest.json.
+    :param destination_prefix: prefix put in front of every destination key (without routes).
+    :param file_types: copy only these extensions.
+    :param min_size: copy only objects of at least this many bytes.
+    :param max_size: copy only objects of at most this many bytes.
+    :param modified_after: copy only objects modified after this ISO 8601 time.
+    :param max_payload_bytes: largest payload (one mapped copy task), grown to fit the mapping limit.
+    :param max_payload_objects: most objects in one payload, grown likewise.
+    :param max_payloads: most payloads; None takes ``[core] max_map_length``.
+
+    The shared settings are those of :class:`BulkCopyBaseOperator`.
+    """
 
     template_fields: Sequence[str] = (
+        *AWS_TEMPLATE_FIELDS,
         "source_bucket",
         "source_prefix",
         "manifest_uri",
@@ -184,7 +241,40 @@ class S3CopyPlanOperator(_BulkCopyBase):
         self.max_payload_objects = max_payload_objects
         self.max_payloads = max_payloads
 
-    def _warn_if_parallelism_differs(self, context: Any) -> None:
+    @fail_fast()
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        started = time.time()
+        self._warn_if_parallelism_differs(context)
+        planner_args = self._checked_conf()
+        s3 = self.client()
+        self._abort_previous_attempt(s3, context)
+        lookup = self._destination_lookup(s3)
+        with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
+            planner = Planner(*planner_args, Path(tmp) / "spool", dest_lookup=lookup)
+            planner.add_all(resolve_archived(s3, self._inventory(s3)))
+            planner.pack()
+            skipped = self._start_spread_uploads(s3, planner.spread)
+            self._upload_manifests(s3, context, planner, Path(tmp))
+        plan = self._write_plan(s3, context, planner, skipped, started, dest_checked=lookup is not None)
+        return [] if self.dry_run else plan["payloads"]
+
+    def _checked_conf(self) -> tuple[Router, ObjectFilter, PlanLimits]:
+        """The router, filter and limits from the conf; InputError (no retry) when it is bad."""
+        if not self.manifest_uri and not self.source_bucket:
+            raise InputError("nothing to copy: set source_bucket (with source_prefix) or manifest_uri")
+        router = Router.from_conf(
+            self.routes, self.destination_bucket, self.destination_prefix or "", self.source_prefix or ""
+        )
+        object_filter = ObjectFilter.from_conf(self.file_types, self.min_size, self.max_size, self.modified_after)
+        limits = PlanLimits(
+            max_payload_bytes=int(self.max_payload_bytes),
+            max_payload_objects=int(self.max_payload_objects),
+            max_payloads=int(self.max_payloads or max_map_length()),
+            multipart_threshold=int(self.multipart_threshold),
+        )
+        return router, object_filter, limits
+
+    def _warn_if_parallelism_differs(self, context: Context) -> None:
         """Say so when a run asks for a concurrency Airflow cannot give it per run."""
         from mediaflow.s3copy.contract import MAX_PARALLEL_PAYLOADS_ENV
 
@@ -200,51 +290,72 @@ class S3CopyPlanOperator(_BulkCopyBase):
                 MAX_PARALLEL_PAYLOADS_ENV,
             )
 
-    @fail_fast()
-    def execute(self, context: Any) -> list[dict[str, Any]]:
-        started = time.time()
-        self._warn_if_parallelism_differs(context)
-        if not self.manifest_uri and not self.source_bucket:
-            raise InputError("nothing to copy: set source_bucket (with source_prefix) or manifest_uri")
-        router = Router.from_conf(
-            self.routes, self.destination_bucket, self.destination_prefix or "", self.source_prefix or ""
-        )
-        object_filter = ObjectFilter.from_conf(self.file_types, self.min_size, self.max_size, self.modified_after)
-        limits = PlanLimits(
-            max_payload_bytes=int(self.max_payload_bytes),
-            max_payload_objects=int(self.max_payload_objects),
-            max_payloads=int(self.max_payloads or max_map_length()),
-            multipart_threshold=int(self.multipart_threshold),
-        )
-        s3 = self.client()
-        bucket, prefix = self.work(context)
-        self._abort_previous_attempt(s3, context)
+    def _inventory(self, s3: Any) -> Iterator[Any]:
         if self.manifest_uri:
-            rows = open_inventory(s3, self.manifest_uri)
             self.log.info("inventory: %s", self.manifest_uri)
-        else:
-            rows = iter_listing(s3, self.source_bucket, self.source_prefix or "")
-            self.log.info("inventory: listing s3://%s/%s", self.source_bucket, self.source_prefix or "")
-        lookup = self._destination_lookup(s3)
-        with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
-            planner = Planner(router, object_filter, limits, Path(tmp) / "spool", dest_lookup=lookup)
-            planner.add_all(resolve_archived(s3, rows))
-            planner.pack()
-            if self.dry_run:
-                for obj in planner.spread:
-                    obj.upload_id = "dry-run"
-                skipped = []
-            else:
-                skipped = self._start_spread_uploads(s3, planner.spread)
-            paths = planner.write_manifests(Path(tmp) / "plan")
-            rejected = planner.close()
-            uploads = [(p, f"{prefix}plan/{p.name}") for p in paths] + [(rejected, f"{prefix}plan/{rejected.name}")]
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                list(pool.map(lambda pk: s3.upload_file(str(pk[0]), bucket, pk[1]), uploads))
+            return open_inventory(s3, self.manifest_uri)
+        self.log.info("inventory: listing s3://%s/%s", self.source_bucket, self.source_prefix or "")
+        return iter_listing(s3, self.source_bucket, self.source_prefix or "")
+
+    def _destination_lookup(self, s3: Any) -> SortedLookup | None:
+        """Check destinations while planning, with one listing merged against the source's,
+        when the order of destination keys follows the order of source keys: a listed source,
+        one destination, and a source prefix that ends at a folder (or none)."""
+        sp = self.source_prefix or ""
+        if not self.skip_existing or self.manifest_uri or self.routes or (sp and not sp.endswith("/")):
+            return None
+        return SortedLookup(iter_listing(s3, self.destination_bucket, self.destination_prefix or ""))
+
+    def _start_spread_uploads(self, s3: Any, spread: list[SpreadObject]) -> list[CopyResult]:
+        """Create the uploads whose parts several payloads share (skipping up-to-date ones)."""
+        if self.dry_run:
+            for obj in spread:
+                obj.upload_id = "dry-run"
+            return []
+        engine = self.engine(s3)
+        skipped = []
+        for obj in spread:
+            if self.skip_existing and engine.up_to_date(obj.item):
+                obj.upload_id = ""
+                skipped.append(make_result(obj.item, SKIPPED, "destination already up to date"))
+                continue
+            obj.upload_id = engine.start_upload(obj.item)
+        return skipped
+
+    def _abort_previous_attempt(self, s3: Any, context: Context) -> None:
+        """A re-planned run must not leave the spread uploads of the earlier plan open."""
+        previous = self.read_plan(s3, context)
+        if not previous or previous.get("dry_run"):
+            return
+        engine = self.engine(s3)
+        for spread in previous.get("spread", ()):
+            if spread.get("upload_id"):
+                engine.abort_upload(CopyItem(*spread["item"]), spread["upload_id"])
+
+    def _upload_manifests(self, s3: Any, context: Context, planner: Planner, tmp: Path) -> None:
+        """The payload manifests and the rejected rows, to `<work>/plan/`."""
+        bucket, prefix = self.work(context)
+        paths = planner.write_manifests(tmp / "plan")
+        rejected = planner.close()
+        uploads = [(p, f"{prefix}plan/{p.name}") for p in [*paths, rejected]]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda pk: s3.upload_file(str(pk[0]), bucket, pk[1]), uploads))
+
+    def _write_plan(
+        self,
+        s3: Any,
+        context: Context,
+        planner: Planner,
+        skipped: list[CopyResult],
+        started: float,
+        *,
+        dest_checked: bool,
+    ) -> dict[str, Any]:
+        bucket, prefix = self.work(context)
         if skipped:
             s3.put_object(Bucket=bucket, Key=f"{prefix}results/spread-skipped.jsonl.gz", Body=encode_results(skipped))
         payloads = [
-            dict(p.to_json(), uri=f"s3://{bucket}/{prefix}plan/{p.uri}", dest_checked=lookup is not None)
+            dict(p.to_json(), uri=f"s3://{bucket}/{prefix}plan/{p.uri}", dest_checked=dest_checked)
             for p in planner.payloads
         ]
         plan = {
@@ -266,53 +377,24 @@ class S3CopyPlanOperator(_BulkCopyBase):
             bucket,
             prefix,
         )
-        return [] if self.dry_run else payloads
-
-    def _destination_lookup(self, s3: Any) -> SortedLookup | None:
-        """Check destinations while planning, with one listing merged against the source's,
-        when the order of destination keys follows the order of source keys: a listed source,
-        one destination, and a source prefix that ends at a folder (or none)."""
-        sp = self.source_prefix or ""
-        if not self.skip_existing or self.manifest_uri or self.routes or (sp and not sp.endswith("/")):
-            return None
-        return SortedLookup(iter_listing(s3, self.destination_bucket, self.destination_prefix or ""))
-
-    def _start_spread_uploads(self, s3: Any, spread: list[SpreadObject]) -> list[CopyResult]:
-        """Create the uploads whose parts several payloads share (skipping up-to-date ones)."""
-        engine = CopyEngine(s3, self.copy_options(), threads=1)
-        skipped = []
-        for obj in spread:
-            if self.skip_existing and engine._up_to_date(obj.item):
-                obj.upload_id = ""
-                skipped.append(_result(obj.item, SKIPPED, "destination already up to date"))
-                continue
-            obj.upload_id = start_multipart_upload(engine, obj.item)
-        return skipped
-
-    def _abort_previous_attempt(self, s3: Any, context: Any) -> None:
-        """A re-planned run must not leave the spread uploads of the earlier plan open."""
-        previous = self.read_plan(s3, context)
-        if not previous:
-            return
-        engine = CopyEngine(s3, self.copy_options(), threads=1)
-        for spread in previous.get("spread", ()):
-            if spread.get("upload_id") and not previous.get("dry_run"):
-                item = CopyItem(*spread["item"])
-                abort_upload(engine, item.dest_bucket, item.dest_key, spread["upload_id"])
+        return plan
 
 
-def _result(item: CopyItem, status: str, message: str, exc: CopyError | None = None) -> CopyResult:
-    row = make_result(item, status, message)
-    return row._replace(error_code=exc.code, http_status=exc.http_status) if exc else row
-
-
-class S3CopyPayloadOperator(_BulkCopyBase):
+class S3CopyPayloadOperator(BulkCopyBaseOperator):
     """Copy one payload: read its manifest, run the copy engine, write its results.
 
     Fails after writing the results if any object failed, so Airflow retries the payload
-    (objects already copied are skipped on the retry)."""
+    (objects already copied are skipped on the retry).
+
+    :param payload: the payload descriptor the plan task returned (``index``, ``uri`` of its
+        manifest, ``bytes``, ``dest_checked``).
+    :param progress_interval: seconds between progress lines in the log.
+
+    The shared settings are those of :class:`BulkCopyBaseOperator`.
+    """
 
     template_fields: Sequence[str] = (
+        *AWS_TEMPLATE_FIELDS,
         "payload",
         "multipart_threshold",
         "skip_existing",
@@ -332,40 +414,49 @@ class S3CopyPayloadOperator(_BulkCopyBase):
         self.progress_interval = progress_interval
 
     @fail_fast()
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         s3 = self.client()
-        bucket, key = parse_s3_uri(self.payload["uri"])
-        items = list(read_manifest(gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).splitlines()))
+        index = self.payload["index"]
+        items = self._items(s3)
         progress = CopyProgress(len(items), self.payload.get("bytes", 0), self.progress_interval, self.log.info)
-        self.log.info("payload %s: %s items, %s bytes", self.payload["index"], len(items), self.payload.get("bytes"))
+        self.log.info("payload %s: %s items, %s bytes", index, len(items), self.payload.get("bytes"))
+        results = copy_payload(s3, items, self._options(context), threads=self.threads, progress=progress)
+        work_bucket, prefix = self.work(context)
+        s3.put_object(
+            Bucket=work_bucket, Key=f"{prefix}results/payload-{int(index):05d}.jsonl.gz", Body=encode_results(results)
+        )
+        self.log.info(progress.line())
+        failed = [r for r in results if r.status in (FAILED, PARTS_FAILED)]
+        if failed:
+            first = "; ".join(r.message for r in failed[:3])
+            raise AirflowException(f"payload {index}: {len(failed)} of {len(items)} failed: {first}")
+        return dict(progress.counts, bytes=progress.bytes_copied, index=index)
+
+    def _items(self, s3: Any) -> list[CopyItem]:
+        bucket, key = parse_s3_uri(self.payload["uri"])
+        return list(read_manifest(gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).splitlines()))
+
+    def _options(self, context: Context) -> CopyOptions:
         options = self.copy_options()
         if self.payload.get("dest_checked") and context["ti"].try_number <= 1:
             # the plan compared these objects with the destination already; a retry checks
             # again, because the failed attempt may have copied some of them
             options = dataclasses.replace(options, skip_existing=False)
-        results = copy_payload(s3, items, options, threads=self.threads, progress=progress)
-        work_bucket, prefix = self.work(context)
-        s3.put_object(
-            Bucket=work_bucket,
-            Key=f"{prefix}results/payload-{int(self.payload['index']):05d}.jsonl.gz",
-            Body=encode_results(results),
-        )
-        self.log.info(progress.line())
-        counts = dict(progress.counts, bytes=progress.bytes_copied, index=self.payload["index"])
-        failed = [r for r in results if r.status in (FAILED, PARTS_FAILED)]
-        if failed:
-            first = "; ".join(r.message for r in failed[:3])
-            raise AirflowException(f"payload {self.payload['index']}: {len(failed)} of {len(items)} failed: {first}")
-        return counts
+        return options
 
 
-class S3CopyCompleteOperator(_BulkCopyBase):
+class S3CopyCompleteOperator(BulkCopyBaseOperator):
     """Complete the uploads whose parts were copied by several payload tasks, or abort them.
 
     Runs whatever the copy tasks did (trigger rule all_done): an upload with a missing part is
-    aborted, so no orphaned parts stay behind."""
+    aborted, so no orphaned parts stay behind. Completing and verifying is the engine's own
+    `complete_upload`, the step that finishes the uploads it copies by itself.
+
+    The settings are those of :class:`BulkCopyBaseOperator`.
+    """
 
     template_fields: Sequence[str] = (
+        *AWS_TEMPLATE_FIELDS,
         "report_bucket",
         "report_prefix",
         "destination_bucket",
@@ -376,18 +467,12 @@ class S3CopyCompleteOperator(_BulkCopyBase):
     )
 
     @fail_fast()
-    def execute(self, context: Any) -> dict[str, int]:
+    def execute(self, context: Context) -> dict[str, int]:
         s3 = self.client()
-        plan = self.read_plan(s3, context)
-        if plan is None:
-            raise AirflowFailException("no plan found for this run; the plan task did not finish, see its log")
-        engine = CopyEngine(s3, self.copy_options(), threads=1)
-        results = []
-        for spread in plan.get("spread", ()):
-            if not spread.get("upload_id") or plan.get("dry_run"):
-                continue
-            item = CopyItem(*spread["item"])
-            results.append(self._complete(engine, item, spread))
+        plan = self.read_plan_or_fail(s3, context)
+        engine = self.engine(s3)
+        spread = [] if plan.get("dry_run") else [s for s in plan.get("spread", ()) if s.get("upload_id")]
+        results = [engine.complete_spread_upload(CopyItem(*s["item"]), s["upload_id"], int(s["parts"])) for s in spread]
         if results:
             bucket, prefix = self.work(context)
             s3.put_object(Bucket=bucket, Key=f"{prefix}results/spread.jsonl.gz", Body=encode_results(results))
@@ -395,49 +480,17 @@ class S3CopyCompleteOperator(_BulkCopyBase):
         self.log.info("spread uploads: %s completed, %s failed", done, len(results) - done)
         return {"completed": done, "failed": len(results) - done}
 
-    def _complete(self, engine: CopyEngine, item: CopyItem, spread: dict[str, Any]) -> CopyResult:
-        s3, upload_id, expected = engine.client, spread["upload_id"], int(spread["parts"])
-        try:
-            try:
-                pages = s3.get_paginator("list_parts").paginate(
-                    Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id
-                )
-                parts = {p["PartNumber"]: p["ETag"] for page in pages for p in page.get("Parts", ())}
-            except s3.exceptions.NoSuchUpload:
-                engine._verify(item, None)  # completed by an earlier attempt of this step
-                return _result(item, COPIED, f"copied to s3://{item.dest_bucket}/{item.dest_key}")
-            missing = [n for n in range(1, expected + 1) if n not in parts]
-            if missing:
-                raise CopyError(
-                    "IncompleteUpload",
-                    f"{len(missing)} of {expected} parts were not copied (first missing: {missing[0]}); "
-                    "the upload was aborted, run the DAG again",
-                )
-            ordered = [{"PartNumber": n, "ETag": parts[n]} for n in range(1, expected + 1)]
-            engine._call(
-                s3.complete_multipart_upload,
-                Bucket=item.dest_bucket,
-                Key=item.dest_key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": ordered},
-            )
-            engine._verify(item, composite_etag([p["ETag"] for p in ordered]))
-            head = engine._head(item.bucket, item.key, item.version_id)
-            if head is None:
-                raise CopyError("NoSuchKey", "source disappeared during the copy", 404)
-            engine._check_source_etag(item, head.get("ETag", ""))
-            engine._delete_source(item)
-            return _result(item, COPIED, f"copied in {expected} parts by several tasks")
-        except Exception as exc:  # noqa: BLE001 - reported per object
-            abort_upload(engine, item.dest_bucket, item.dest_key, upload_id)
-            err = exc if isinstance(exc, CopyError) else CopyError(type(exc).__name__, str(exc))
-            return _result(item, FAILED, f"s3://{item.bucket}/{item.key}: {err}", err)
 
+class S3CopyReportOperator(BulkCopyBaseOperator):
+    """Write the completion report CSV and the JSON summary; fail if any object failed.
 
-class S3CopyReportOperator(_BulkCopyBase):
-    """Write the completion report CSV and the JSON summary; fail if any object failed."""
+    :param report_scope: rows in ``report.csv``: ``"all"``, or only the ``"failed"`` ones.
+
+    The shared settings are those of :class:`BulkCopyBaseOperator`.
+    """
 
     template_fields: Sequence[str] = (
+        *AWS_TEMPLATE_FIELDS,
         "report_bucket",
         "report_prefix",
         "report_scope",
@@ -451,26 +504,11 @@ class S3CopyReportOperator(_BulkCopyBase):
         self.report_scope = report_scope
 
     @fail_fast()
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         s3 = self.client()
-        plan = self.read_plan(s3, context)
-        if plan is None:
-            raise AirflowFailException("no plan found for this run; the plan task failed, see its log")
+        plan = self.read_plan_or_fail(s3, context)
         bucket, prefix = self.work(context)
-        with tempfile.TemporaryDirectory(prefix="s3-bulk-report-") as tmp:
-            csv_path = Path(tmp) / "report.csv"
-            with open(csv_path, "w", encoding="utf-8", newline="") as out:
-                writer = ReportWriter(scope=self.report_scope or "all", dry_run=bool(plan["dry_run"]), out=out)
-                rejected = s3.get_object(Bucket=bucket, Key=f"{prefix}plan/rejected.jsonl.gz")["Body"].read()
-                writer.add_all(rejected_results(gzip.decompress(rejected).splitlines()))
-                for payload in plan["payloads"]:
-                    writer.add_all(self._payload_results(s3, bucket, prefix, payload, plan["dry_run"]))
-                for name in ("spread.jsonl.gz", "spread-skipped.jsonl.gz"):
-                    data = self._get(s3, bucket, f"{prefix}results/{name}")
-                    if data is not None:
-                        writer.add_all(decode_results(data))
-            report_key = f"{prefix}report.csv"
-            s3.upload_file(str(csv_path), bucket, report_key)
+        writer, report_key = self._write_report(s3, bucket, prefix, plan)
         summary = writer.summary(
             time.time() - float(plan["started_at"]),
             report_uri=f"s3://{bucket}/{report_key}",
@@ -486,26 +524,38 @@ class S3CopyReportOperator(_BulkCopyBase):
             )
         return {k: summary[k] for k in ("objects", "copied", "bytes", "skipped", "failed", "planned", "report_uri")}
 
-    @staticmethod
-    def _get(s3: Any, bucket: str, key: str) -> bytes | None:
-        try:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            return None
+    def _write_report(self, s3: Any, bucket: str, prefix: str, plan: dict[str, Any]) -> tuple[ReportWriter, str]:
+        """Stream every result (rejected rows, payloads, spread uploads) into `report.csv`."""
+        report_key = f"{prefix}report.csv"
+        with tempfile.TemporaryDirectory(prefix="s3-bulk-report-") as tmp:
+            csv_path = Path(tmp) / "report.csv"
+            with open(csv_path, "w", encoding="utf-8", newline="") as out:
+                writer = ReportWriter(scope=self.report_scope or "all", dry_run=bool(plan["dry_run"]), out=out)
+                rejected = s3.get_object(Bucket=bucket, Key=f"{prefix}plan/rejected.jsonl.gz")["Body"].read()
+                writer.add_all(rejected_results(gzip.decompress(rejected).splitlines()))
+                for payload in plan["payloads"]:
+                    writer.add_all(self._payload_results(s3, bucket, prefix, payload, plan["dry_run"]))
+                for name in ("spread.jsonl.gz", "spread-skipped.jsonl.gz"):
+                    data = _get_or_none(s3, bucket, f"{prefix}results/{name}")
+                    if data is not None:
+                        writer.add_all(decode_results(data))
+            s3.upload_file(str(csv_path), bucket, report_key)
+        return writer, report_key
 
-    def _payload_results(self, s3: Any, bucket: str, prefix: str, payload: dict[str, Any], dry_run: bool):
-        data = (
-            None if dry_run else self._get(s3, bucket, f"{prefix}results/payload-{int(payload['index']):05d}.jsonl.gz")
-        )
+    def _payload_results(
+        self, s3: Any, bucket: str, prefix: str, payload: dict[str, Any], dry_run: bool
+    ) -> Iterator[CopyResult]:
+        key = f"{prefix}results/payload-{int(payload['index']):05d}.jsonl.gz"
+        data = None if dry_run else _get_or_none(s3, bucket, key)
         if data is not None:
             yield from decode_results(data)
             return
         mb, mk = parse_s3_uri(payload["uri"])
         for item in read_manifest(gzip.decompress(s3.get_object(Bucket=mb, Key=mk)["Body"].read()).splitlines()):
             if dry_run and item.first_part <= 1:  # one row per object, not per chunk of parts
-                yield _result(item, PLANNED, f"dry run: would copy to s3://{item.dest_bucket}/{item.dest_key}")
+                yield make_result(item, PLANNED, f"dry run: would copy to s3://{item.dest_bucket}/{item.dest_key}")
             elif not item.is_parts:
-                yield _result(
+                yield make_result(
                     item,
                     FAILED,
                     f"payload {payload['index']} was not copied (its task failed before writing results); run again",

@@ -41,9 +41,6 @@ class Route:
     bucket: str
     prefix: str = ""
 
-    def matches(self, ext: str) -> bool:
-        return "*" in self.file_types or ext in self.file_types
-
 
 @dataclass(frozen=True)
 class ObjectFilter:
