@@ -41,8 +41,9 @@ H.264 QVBR + AAC 48 kHz) to `destination`; `mp4_hls_renditions` adds an HLS ladd
 ) as dag:
     inputs = TranscodeInputsOperator(
         task_id="resolve_inputs",
-        bucket=P("bucket"),
-        key=P("key"),
+        # an upload event names the object itself: the form's defaults are for manual runs
+        bucket=P("bucket", in_event_runs=False),
+        key=P("key", in_event_runs=False),
         pre_execute=refuse_bad_conf("mediaconvert_transcode"),
     )
     MediaConvertCreateJobOperator.partial(

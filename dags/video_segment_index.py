@@ -45,9 +45,10 @@ writes one DynamoDB item for the video (`process_step: upload`, `sub_videos`) an
     videos = ResolveVideosOperator(
         task_id="resolve_videos",
         pre_execute=refuse_bad_conf("video_segment_index"),
-        bucket=P("bucket"),
-        key=P("key"),
-        prefix=P("prefix"),
+        # an upload event names the object itself: the form's defaults are for manual runs
+        bucket=P("bucket", in_event_runs=False),
+        key=P("key", in_event_runs=False),
+        prefix=P("prefix", in_event_runs=False),
         output_key_prefix=P("output_key_prefix"),
     )
     VideoSegmentIndexOperator.partial(

@@ -135,3 +135,16 @@ def test_the_param_value_reaches_the_operator_as_the_same_string(value):
     resolved = ref.resolve({"params": {"destination_prefix": value}})
     assert resolved == value and type(resolved) is str
     assert repr(ref) == "{{ params.destination_prefix }}"
+
+
+def test_an_upload_event_run_takes_its_object_from_the_event_not_the_form_defaults():
+    from types import SimpleNamespace
+
+    from mediaflow.common.params import ParamValue
+
+    params = {"bucket": "mediaflow-media", "key": "samples/default.mp4"}
+    event_run = {"params": params, "dag_run": SimpleNamespace(run_type="asset_triggered")}
+    manual_run = {"params": params, "dag_run": SimpleNamespace(run_type="manual")}
+    assert ParamValue("key", in_event_runs=False).resolve(event_run) is None
+    assert ParamValue("key", in_event_runs=False).resolve(manual_run) == "samples/default.mp4"
+    assert ParamValue("key").resolve(event_run) == "samples/default.mp4"

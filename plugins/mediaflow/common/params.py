@@ -183,15 +183,24 @@ class ParamValue:
     Airflow's default non-native rendering, so every other template stays text too.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, in_event_runs: bool = True) -> None:
         self.name = name
+        self.in_event_runs = in_event_runs
 
     def resolve(self, context: Context) -> Any:
+        if not self.in_event_runs and is_event_run(context):
+            return None  # the event names the object; a deployment's form default must not
         return copy.deepcopy(context["params"][self.name])
 
     def __repr__(self) -> str:
         # what the UI shows for the field before a run renders it; stable across parses
         return "{{ params.%s }}" % self.name  # noqa: UP031 - braces would need doubling
+
+
+def is_event_run(context: Context) -> bool:
+    """True in a run an asset event started (an upload watcher), whose conf is empty by design."""
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    return getattr(run_type, "value", run_type) == "asset_triggered"
 
 
 def param_values(*names: str) -> dict[str, ParamValue]:

@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from mediaflow.common.contracts import conf_problem
 from mediaflow.common.errors import InputError
+from mediaflow.common.params import is_event_run
 
 DEFAULT_MAX_MAP_LENGTH = 1024
 
@@ -51,8 +52,7 @@ def refuse_bad_conf(dag_id: str) -> Callable[[Context], None]:
     task, which reads the events."""
 
     def check(context: Context) -> None:
-        run_type = getattr(context.get("dag_run"), "run_type", None)
-        if getattr(run_type, "value", run_type) == "asset_triggered":
+        if is_event_run(context):
             return
         params = context.get("params") or {}
         problem = conf_problem(dag_id, {key: params[key] for key in params})
