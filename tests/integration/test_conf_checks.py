@@ -111,9 +111,14 @@ def test_a_backfill_conf_is_checked_too(airflow_cluster):
         resp = airflow_cluster.api("POST", path, json=body)
         assert resp.status_code == 400, resp.text
         assert "unknown conf key(s) 'targetz'" in resp.json()["detail"]
-    backfills = airflow_cluster.api("GET", "/api/v2/backfills", params={"dag_id": dag_id}).json()
-    assert backfills["backfills"] == []
-    assert [r for r in airflow_cluster.dag_runs(dag_id) if r["run_type"] == "backfill"] == []
+    # the rules across keys too, for any DAG named in the body
+    video = {**body, "dag_id": "video_segment_index", "dag_run_conf": {"bucket": None}}
+    resp = airflow_cluster.api("POST", "/api/v2/backfills", json=video)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["detail"].startswith("video_segment_index: bucket is empty")
+    for name in (dag_id, "video_segment_index"):
+        assert airflow_cluster.api("GET", "/api/v2/backfills", params={"dag_id": name}).json()["backfills"] == []
+        assert [r for r in airflow_cluster.dag_runs(name) if r["run_type"] == "backfill"] == []
     # a conf that can work goes on to Airflow (a dry run creates nothing)
     good = airflow_cluster.api("POST", "/api/v2/backfills/dry_run", json={**body, "dag_run_conf": {"targets": None}})
     assert good.status_code == 200, good.text
