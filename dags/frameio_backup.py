@@ -5,6 +5,8 @@ from __future__ import annotations
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.common.params import param_values
+from mediaflow.common.tasks import refuse_bad_conf
 from mediaflow.frameio.contract import PARAMS
 from mediaflow.frameio.operators import frameio_backup_tasks
 
@@ -12,7 +14,6 @@ with DAG(
     dag_id="frameio_backup",
     schedule=None,
     catchup=False,
-    render_template_as_native_obj=True,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     tags=["mediaflow", "frameio", "backup"],
@@ -33,15 +34,16 @@ Tuning Variables: `frameio_backup_multipart_threshold`, `frameio_backup_part_siz
 ) as dag:
     frameio_backup_tasks(
         targets=[
-            {
-                "asset_id": "{{ params.asset_id }}",
-                "asset_type": "{{ params.asset_type }}",
-                "api_version": "{{ params.api_version }}",
-                "account_id": "{{ params.account_id }}",
-                "destination_bucket": "{{ params.destination_bucket }}",
-                "destination_prefix": "{{ params.destination_prefix }}",
-                "include_versions": "{{ params.include_versions }}",
-                "skip_existing": "{{ params.skip_existing }}",
-            }
+            param_values(
+                "asset_id",
+                "asset_type",
+                "api_version",
+                "account_id",
+                "destination_bucket",
+                "destination_prefix",
+                "include_versions",
+                "skip_existing",
+            )
         ],
+        pre_execute=refuse_bad_conf("frameio_backup"),
     )

@@ -7,7 +7,9 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS
-from mediaflow.frameio.contract_scheduled import PARAMS
+from mediaflow.common.params import ParamValue
+from mediaflow.common.tasks import refuse_bad_conf
+from mediaflow.frameio.contract_scheduled import PARAMS, TARGETS_VARIABLE
 from mediaflow.frameio.operators import frameio_backup_tasks
 
 with DAG(
@@ -16,7 +18,6 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
-    render_template_as_native_obj=True,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     tags=["mediaflow", "frameio", "backup", "scheduled"],
@@ -30,4 +31,8 @@ copy only what changed: objects already backed up from the same asset id with th
 and checksum are left alone. A manual run may pass `targets` in the conf instead.
 """,
 ) as dag:
-    frameio_backup_tasks(targets="{{ params.targets }}", targets_variable="frameio_backup_targets")
+    frameio_backup_tasks(
+        targets=ParamValue("targets"),
+        targets_variable=TARGETS_VARIABLE,
+        pre_execute=refuse_bad_conf("frameio_backup_scheduled"),
+    )

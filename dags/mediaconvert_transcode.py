@@ -7,6 +7,8 @@ import os
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.common.params import ParamValue as P
+from mediaflow.common.tasks import refuse_bad_conf
 from mediaflow.common.upload_events import upload_asset
 from mediaflow.mediaconvert.contract import PARAMS
 from mediaflow.mediaconvert.operators import MediaConvertCreateJobOperator, TranscodeInputsOperator
@@ -17,7 +19,6 @@ with DAG(
     dag_id="mediaconvert_transcode",
     schedule=[UPLOADS] if UPLOADS else None,
     catchup=False,
-    render_template_as_native_obj=True,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     max_active_runs=4,
@@ -39,14 +40,20 @@ H.264 QVBR + AAC 48 kHz) to `destination`; `mp4_hls_renditions` adds an HLS ladd
   MediaConvert's error code and message. The task's "MediaConvert Job" link opens the console.
 """,
 ) as dag:
-    inputs = TranscodeInputsOperator(task_id="resolve_inputs", bucket="{{ params.bucket }}", key="{{ params.key }}")
+    inputs = TranscodeInputsOperator(
+        task_id="resolve_inputs",
+        # an upload event names the object itself: the form's defaults are for manual runs
+        bucket=P("bucket", in_event_runs=False),
+        key=P("key", in_event_runs=False),
+        pre_execute=refuse_bad_conf("mediaconvert_transcode"),
+    )
     MediaConvertCreateJobOperator.partial(
         task_id="transcode",
-        destination="{{ params.destination }}",
-        role_arn="{{ params.role_arn }}",
-        template="{{ params.template }}",
-        job_template_name="{{ params.job_template_name }}",
-        mediaconvert_queue="{{ params.queue }}",
+        destination=P("destination"),
+        role_arn=P("role_arn"),
+        template=P("template"),
+        job_template_name=P("job_template_name"),
+        mediaconvert_queue=P("queue"),
         deferrable=True,
         waiter_delay=10,
     ).expand_kwargs(inputs.output)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS
+from mediaflow.common.params import param_values
+from mediaflow.common.tasks import refuse_bad_conf
 from mediaflow.healthcheck.contract import PARAMS
 from mediaflow.healthcheck.operators import MediaflowHealthcheckOperator
 
@@ -12,7 +14,6 @@ with DAG(
     dag_id="mediaflow_healthcheck",
     schedule=None,
     catchup=False,
-    render_template_as_native_obj=True,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     tags=["mediaflow", "ops"],
@@ -26,8 +27,6 @@ problem, each naming the resource and the fix.
 ) as dag:
     MediaflowHealthcheckOperator(
         task_id="check",
-        buckets="{{ params.buckets }}",
-        table_name="{{ params.table_name }}",
-        queue_names="{{ params.queue_names }}",
-        check_ffmpeg="{{ params.check_ffmpeg }}",
+        pre_execute=refuse_bad_conf("mediaflow_healthcheck"),
+        **param_values("buckets", "table_name", "queue_names", "check_ffmpeg"),
     )

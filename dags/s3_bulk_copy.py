@@ -5,6 +5,9 @@ from __future__ import annotations
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS, S3_COPY_POOL
+from mediaflow.common.params import ParamValue as P
+from mediaflow.common.params import param_values
+from mediaflow.common.tasks import refuse_bad_conf
 from mediaflow.s3copy.contract import PARAMS
 from mediaflow.s3copy.operators import (
     S3CopyCompleteOperator,
@@ -13,28 +16,24 @@ from mediaflow.s3copy.operators import (
     S3CopyReportOperator,
 )
 
-P = "{{ params.%s }}"
-COMMON = {
-    name: P % name
-    for name in (
-        "report_bucket",
-        "report_prefix",
-        "destination_bucket",
-        "routes",
-        "multipart_threshold",
-        "skip_existing",
-        "acl",
-        "storage_class",
-        "sse_kms_key_id",
-        "dry_run",
-    )
-}
+# operators get each conf value with the type the user gave it (see ParamValue)
+COMMON = param_values(
+    "report_bucket",
+    "report_prefix",
+    "destination_bucket",
+    "routes",
+    "multipart_threshold",
+    "skip_existing",
+    "acl",
+    "storage_class",
+    "sse_kms_key_id",
+    "dry_run",
+)
 
 with DAG(
     dag_id="s3_bulk_copy",
     schedule=None,
     catchup=False,
-    render_template_as_native_obj=True,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     tags=["mediaflow", "s3", "copy"],
@@ -51,16 +50,17 @@ object failed. Re-runs skip what is already there. See docs/dags/s3_bulk_copy.md
 ) as dag:
     plan = S3CopyPlanOperator(
         task_id="plan",
-        source_bucket=P % "source_bucket",
-        source_prefix=P % "source_prefix",
-        manifest_uri=P % "manifest_uri",
-        destination_prefix=P % "destination_prefix",
-        file_types=P % "file_types",
-        min_size=P % "min_size",
-        max_size=P % "max_size",
-        modified_after=P % "modified_after",
-        max_payload_bytes=P % "max_payload_bytes",
-        max_payload_objects=P % "max_payload_objects",
+        pre_execute=refuse_bad_conf("s3_bulk_copy"),
+        source_bucket=P("source_bucket"),
+        source_prefix=P("source_prefix"),
+        manifest_uri=P("manifest_uri"),
+        destination_prefix=P("destination_prefix"),
+        file_types=P("file_types"),
+        min_size=P("min_size"),
+        max_size=P("max_size"),
+        modified_after=P("modified_after"),
+        max_payload_bytes=P("max_payload_bytes"),
+        max_payload_objects=P("max_payload_objects"),
         **COMMON,
     )
     copy = S3CopyPayloadOperator.partial(
@@ -68,11 +68,11 @@ object failed. Re-runs skip what is already there. See docs/dags/s3_bulk_copy.md
         pool=S3_COPY_POOL,
         # Airflow fixes task concurrency when the DAG is parsed: the contract's default applies
         max_active_tis_per_dagrun=PARAMS["max_parallel_payloads"].value,
-        delete_source=P % "delete_source",
+        delete_source=P("delete_source"),
         **COMMON,
     ).expand(payload=plan.output)
     complete = S3CopyCompleteOperator(
-        task_id="complete_uploads", trigger_rule="all_done", delete_source=P % "delete_source", **COMMON
+        task_id="complete_uploads", trigger_rule="all_done", delete_source=P("delete_source"), **COMMON
     )
-    report = S3CopyReportOperator(task_id="report", trigger_rule="all_done", report_scope=P % "report_scope", **COMMON)
+    report = S3CopyReportOperator(task_id="report", trigger_rule="all_done", report_scope=P("report_scope"), **COMMON)
     plan >> copy >> complete >> report

@@ -7,6 +7,8 @@ import os
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS, FFMPEG_POOL
+from mediaflow.common.params import ParamValue as P
+from mediaflow.common.tasks import refuse_bad_conf
 from mediaflow.common.upload_events import upload_asset
 from mediaflow.video.contract import PARAMS
 from mediaflow.video.operators import VideoSegmentIndexOperator
@@ -19,7 +21,6 @@ with DAG(
     dag_id="video_segment_index",
     schedule=[UPLOADS] if UPLOADS else None,
     catchup=False,
-    render_template_as_native_obj=True,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     max_active_runs=4,
@@ -43,19 +44,21 @@ writes one DynamoDB item for the video (`process_step: upload`, `sub_videos`) an
 ) as dag:
     videos = ResolveVideosOperator(
         task_id="resolve_videos",
-        bucket="{{ params.bucket }}",
-        key="{{ params.key }}",
-        prefix="{{ params.prefix }}",
-        output_key_prefix="{{ params.output_key_prefix }}",
+        pre_execute=refuse_bad_conf("video_segment_index"),
+        # an upload event names the object itself: the form's defaults are for manual runs
+        bucket=P("bucket", in_event_runs=False),
+        key=P("key", in_event_runs=False),
+        prefix=P("prefix", in_event_runs=False),
+        output_key_prefix=P("output_key_prefix"),
     )
     VideoSegmentIndexOperator.partial(
         task_id="segment_and_index",
         pool=FFMPEG_POOL,
-        segment_seconds="{{ params.segment_seconds }}",
-        mode="{{ params.mode }}",
-        output_bucket="{{ params.output_bucket }}",
-        output_key_prefix="{{ params.output_key_prefix }}",
-        table_name="{{ params.table_name }}",
-        force="{{ params.force }}",
+        segment_seconds=P("segment_seconds"),
+        mode=P("mode"),
+        output_bucket=P("output_bucket"),
+        output_key_prefix=P("output_key_prefix"),
+        table_name=P("table_name"),
+        force=P("force"),
         map_index_template="{{ task.video['key'] }}",
     ).expand(video=videos.output)

@@ -4,6 +4,8 @@
 #   - ffmpeg and ffprobe (required: the video pipelines and their tests)
 #   - a compose CLI when a docker client is present (docker-compose.yaml is validated with it)
 #   - rclone, one of the peers `make bench` and its smoke test compare against
+#   - chromium, the browser tests/browser drives with the playwright package (Debian's build:
+#     Playwright's own browser downloads are never used)
 set -euo pipefail
 
 apt_install() {
@@ -46,5 +48,14 @@ if ! command -v rclone >/dev/null 2>&1; then
     apt_install rclone
   else
     echo "note: the benchmark compares against rclone: sudo apt-get install rclone" >&2
+  fi
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  if can_apt; then
+    echo "chromium missing: installing Debian's chromium (the browser tests drive it)" >&2
+    apt_install chromium
+  else
+    echo "note: the browser tests need Debian's chromium at /usr/bin/chromium: sudo apt-get install chromium" >&2
   fi
 fi

@@ -63,13 +63,16 @@ def local_stack(tmp_path_factory):
     `aws_default` (and `frameio_default` when the stand-in exists) point at them through
     AIRFLOW_CONN_* variables, exactly as `make stack-up` writes them.
     """
-    from include.local_stack import bootstrap
+    from include.local_stack import bootstrap, samples
     from include.local_stack.stack import start
 
     stack = start(tmp_path_factory.mktemp("local-stack-logs"))
-    saved = {k: os.environ.get(k) for k in stack.env()}
+    # the form defaults are for the Airflow processes a test starts; in this process they would
+    # change the contracts depending on which test imported them first
+    env = {k: v for k, v in stack.env().items() if k != samples.CONF_DEFAULTS_ENV}
+    saved = {k: os.environ.get(k) for k in env}
     try:
-        os.environ.update(stack.env())
+        os.environ.update(env)
         stack.resources = bootstrap.bootstrap(stack)
         yield stack
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,29 @@ def require(condition: Any, what: str) -> None:
     if IN_CI:
         pytest.fail(message + " (CI=true: required services must be present)", pytrace=False)
     pytest.skip(message)
+
+
+# -- Airflow deployments -----------------------------------------------------------------------
+@contextmanager
+def airflow_deployment(home: Path, stack: Any) -> Iterator[Any]:
+    """api-server, scheduler, dag-processor and triggerer started as `make up` starts them, wired
+    to `stack`; their log tails are printed if anything fails, and they are stopped at the end."""
+    import shutil
+
+    from include.local_stack.airflow_local import AirflowProcesses
+
+    require(shutil.which("ffmpeg"), "ffmpeg: run `make tools`")
+    cluster = AirflowProcesses(home=home, extra_env=stack.env())
+    cluster.stack = stack
+    try:
+        cluster.start()
+        yield cluster
+    except BaseException:
+        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+            print(f"--- {name} log tail ---\n{cluster.logs(name)}")
+        raise
+    finally:
+        cluster.stop()
 
 
 # -- DAG runs -----------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import tempfile
 from pathlib import Path
 
 from include.local_stack.bootstrap import BUCKETS
-from include.local_stack.samples import sample_video
+from include.local_stack.samples import TRANSCODE_SAMPLE_KEY, sample_video
 from include.local_stack.stack import Stack
 
 ORDER = 50
 DAG_ID = "mediaconvert_transcode"
-SAMPLE_KEY = "samples/mediaflow-demo-1080p.mp4"
+SAMPLE_KEY = TRANSCODE_SAMPLE_KEY
 DESTINATION = f"s3://{BUCKETS['renditions']}/mediaflow-demo-1080p/"
 
 

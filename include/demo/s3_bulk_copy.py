@@ -7,25 +7,26 @@ import json
 import time
 
 from include.local_stack.bootstrap import BUCKETS
+from include.local_stack.samples import COPY_DESTINATION_PREFIX, COPY_SOURCE_PREFIX
 from include.local_stack.stack import Stack
 
 ORDER = 20
 DAG_ID = "s3_bulk_copy"
-SOURCE_PREFIX = "demo-tree/"
-DEST_PREFIX = "demo-copy/"
+SOURCE_PREFIX = COPY_SOURCE_PREFIX
+DEST_PREFIX = COPY_DESTINATION_PREFIX
 MiB = 1024 * 1024
 
 
 def _tree() -> dict[str, bytes]:
     """Odd keys, a zero-byte object, and one object above the demo's 5 MiB multipart threshold."""
     return {
-        "demo-tree/camera a/day 1/clip 001.mov": b"\x00\x00\x00\x14ftypqt  " * 4096,
-        "demo-tree/camera a/day 1/clip 002.mov": b"\x00\x00\x00\x14ftypqt  " * 2048,
-        "demo-tree/stills/plus+sign & 100%.jpg": b"\xff\xd8\xff\xe0" * 1024,
-        "demo-tree/stills/ünïcødé 日本.jpg": b"\xff\xd8\xff\xe1" * 1024,
-        "demo-tree/docs/readme.txt": b"shot list\n",
-        "demo-tree/docs/empty.marker": b"",
-        "demo-tree/masters/master.mxf": bytes(range(256)) * (12 * MiB // 256),
+        f"{SOURCE_PREFIX}camera a/day 1/clip 001.mov": b"\x00\x00\x00\x14ftypqt  " * 4096,
+        f"{SOURCE_PREFIX}camera a/day 1/clip 002.mov": b"\x00\x00\x00\x14ftypqt  " * 2048,
+        f"{SOURCE_PREFIX}stills/plus+sign & 100%.jpg": b"\xff\xd8\xff\xe0" * 1024,
+        f"{SOURCE_PREFIX}stills/ünïcødé 日本.jpg": b"\xff\xd8\xff\xe1" * 1024,
+        f"{SOURCE_PREFIX}docs/readme.txt": b"shot list\n",
+        f"{SOURCE_PREFIX}docs/empty.marker": b"",
+        f"{SOURCE_PREFIX}masters/master.mxf": bytes(range(256)) * (12 * MiB // 256),
     }
 
 

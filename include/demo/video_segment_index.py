@@ -6,13 +6,12 @@ import tempfile
 from pathlib import Path
 
 from include.local_stack.bootstrap import BUCKETS, VIDEO_TABLE
-from include.local_stack.samples import sample_video
+from include.local_stack.samples import SEGMENT_SAMPLE_KEY, sample_video
 from include.local_stack.stack import Stack
 
 ORDER = 40
 DAG_ID = "video_segment_index"
-#: not under uploads/, so the upload watcher does not start a second run for the same file
-SAMPLE_KEY = "samples/mediaflow-demo-segments.mp4"
+SAMPLE_KEY = SEGMENT_SAMPLE_KEY
 SEGMENT_PREFIX = "demo/{video_name}/split"
 
 

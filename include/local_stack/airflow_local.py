@@ -282,6 +282,13 @@ class AirflowProcesses:
         resp.raise_for_status()
         return resp.json()["dag_runs"]
 
+    def set_variable(self, key: str, value: str, description: str | None = None) -> None:
+        body = {"key": key, "value": value, "description": description}
+        resp = self.api("POST", "/api/v2/variables", json=body)
+        if resp.status_code == 409:  # already there: replace its value
+            resp = self.api("PATCH", f"/api/v2/variables/{key}", json=body)
+        resp.raise_for_status()
+
 
 # -- make up / down / demo ----------------------------------------------------------------------
 def _state_path(home: Path) -> Path:
@@ -378,6 +385,49 @@ def _demo(home: Path) -> int:
     return 1 if failures else 0
 
 
+# -- sample data for `make up` ------------------------------------------------------------------
+#: the Variable the scheduled Frame.io backup reads its targets from
+FRAMEIO_TARGETS_VARIABLE = "frameio_backup_targets"
+
+
+def seed_samples(stack: Stack, af: AirflowProcesses) -> dict[str, dict]:
+    """Upload the sample data `make demo` uses and return, per DAG, a conf that works on it.
+
+    The local deployment's form defaults (`samples.conf_defaults`) point at the same data, so each
+    trigger form runs as it opens, except `frameio_backup`, whose asset id (the Frame.io
+    stand-in's demo project, a new id on every start) is in the returned conf. The scheduled
+    backup gets that project through its Variable."""
+    confs = {}
+    for module in demo_modules():
+        dag_id, conf = module.prepare(stack)
+        confs[dag_id] = conf
+    project = confs["frameio_backup"]
+    targets = [
+        {
+            "asset_id": project["asset_id"],
+            "asset_type": "project",
+            "account_id": project.get("account_id"),
+            "destination_bucket": project["destination_bucket"],
+            "destination_prefix": "frameio-scheduled",
+        }
+    ]
+    af.set_variable(FRAMEIO_TARGETS_VARIABLE, json.dumps(targets), "Frame.io stand-in demo project (make up)")
+    confs["frameio_backup_scheduled"] = {}  # the nightly default: targets from the Variable
+    return confs
+
+
+def print_samples(confs: dict[str, dict]) -> None:
+    """What `make up` says about the samples: a conf per DAG, and the ids a form needs."""
+    project = confs.get("frameio_backup", {})
+    print("\nsample data is loaded; each DAG's trigger form opens with defaults that run on it.")
+    print(f"Frame.io stand-in demo project id: {project.get('asset_id')} (frameio_backup: paste it as the asset id")
+    print("  and choose asset type 'project'; frameio_backup_scheduled reads it from the Variable")
+    print(f"  {FRAMEIO_TARGETS_VARIABLE})")
+    print('a conf that works on each DAG (REST: POST /api/v2/dags/<dag id>/dagRuns with {"conf": ...}):')
+    for dag_id, conf in sorted(confs.items()):
+        print(f"  {dag_id}: {json.dumps(conf)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Airflow and the local AWS stack for mediaflow.")
     parser.add_argument("action", choices=["up", "down", "demo"])
@@ -388,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Airflow UI:  {af.base_url}")
         print(f"login:       {ADMIN_USER} / {af.password}")
         print("local stack: `source .local_stack.env` to use it from a shell; `make down` stops everything")
+        print_samples(seed_samples(_stack, af))
         return 0
     if args.action == "down":
         down(args.home)

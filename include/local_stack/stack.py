@@ -113,6 +113,9 @@ class Stack:
         if self.frameio_url:
             env["AIRFLOW_CONN_FRAMEIO_DEFAULT"] = json.dumps(self.frameio_conn())
             env["MEDIAFLOW_FRAMEIO_URL"] = self.frameio_url
+        from include.local_stack import samples  # the trigger forms' defaults: the sample data
+
+        env[samples.CONF_DEFAULTS_ENV] = json.dumps(samples.conf_defaults())
         return env
 
     def boto3_client(self, service: str):

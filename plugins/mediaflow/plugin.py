@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from mediaflow.common.conf_guard import UnknownConfKeyGuard
+from mediaflow.common.api_auth import authenticated
+from mediaflow.common.conf_guard import ConfGuard
 from mediaflow.frameio.webhook import app as frameio_custom_action_app
 from mediaflow.mediaconvert.links import MediaConvertJobLink
 
@@ -12,7 +13,12 @@ from mediaflow.mediaconvert.links import MediaConvertJobLink
 class MediaflowPlugin(AirflowPlugin):
     name = "mediaflow"
     fastapi_root_middlewares = [
-        {"middleware": UnknownConfKeyGuard, "args": [], "kwargs": {}, "name": "mediaflow conf guard"},
+        {
+            "middleware": ConfGuard,
+            "args": [],
+            "kwargs": {"authenticated": authenticated},
+            "name": "mediaflow conf guard",
+        },
     ]
     fastapi_apps: list[dict] = [
         {"app": frameio_custom_action_app, "url_prefix": "/frameio", "name": "Frame.io Custom Actions"},

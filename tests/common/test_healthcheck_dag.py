@@ -8,7 +8,11 @@ from tests.helpers import run_dag
 def test_healthcheck_passes_on_the_local_stack(airflow_db, local_stack, ffmpeg_bin):
     result = run_dag(
         "mediaflow_healthcheck",
-        {"queue_names": ["mediaflow-segment-uploads"], "table_name": "mediaflow-videos"},
+        {
+            "buckets": ["mediaflow-source", "mediaflow-destination", "mediaflow-media"],
+            "queue_names": ["mediaflow-segment-uploads"],
+            "table_name": "mediaflow-videos",
+        },
     )
     assert result.state == "success", result.task_states
     report = result.only_xcom("check")

@@ -7,27 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import require
+from tests.helpers import airflow_deployment
 
 
 @pytest.fixture(scope="session")
 def airflow_cluster(local_stack, tmp_path_factory):
-    import shutil
-
-    from include.local_stack.airflow_local import AirflowProcesses
-
-    require(shutil.which("ffmpeg"), "ffmpeg: run `make ffmpeg`")
-    cluster = AirflowProcesses(home=tmp_path_factory.mktemp("airflow-home"), extra_env=local_stack.env())
-    cluster.stack = local_stack
-    try:
-        cluster.start()
+    with airflow_deployment(tmp_path_factory.mktemp("airflow-home"), local_stack) as cluster:
         yield cluster
-    except BaseException:
-        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            print(f"--- {name} log tail ---\n{cluster.logs(name)}")
-        raise
-    finally:
-        cluster.stop()
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -2,43 +2,81 @@
 
 from __future__ import annotations
 
-from mediaflow.common import params as fields
+from collections.abc import Mapping
+from typing import Any
 
-PARAMS = {
-    "asset_id": fields.string(
-        "Frame.io id of the file, folder or version stack to back up, or of a project (then set asset_type to "
-        "'project' and its root folder is backed up).",
-        nullable=False,
-        minLength=1,
-        maxLength=128,
-        title="Frame.io asset id",
-    ),
-    "asset_type": fields.Param(
-        None,
-        anyOf=[{"type": "null"}, {"type": "string", "enum": ["file", "folder", "version_stack", "project"]}],
-        description="What asset_id names. Null: look it up (v2 reports it; v4 tries file, folder, version stack). "
-        "A project id always needs 'project'.",
-    ),
-    "api_version": fields.choice(
-        "Frame.io API: 'v4' (current; Adobe IMS client credentials) or 'v2' (legacy developer token).",
-        "v4",
-        ["v4", "v2"],
-    ),
-    "account_id": fields.string(
-        "Frame.io v4 account id (null: the frameio_default connection's extra `account_id`). Ignored by v2."
-    ),
-    "destination_bucket": fields.bucket("S3 bucket the backup is written to."),
-    "destination_prefix": fields.prefix(
-        "Key prefix in the destination bucket; keys are {destination_prefix}/{Frame.io folder path}/{name}."
-    ),
-    "include_versions": fields.boolean(
-        "Back up every version of a version stack (under {stack name}/v{n}/) instead of only the head version.",
-        False,
-    ),
-    "skip_existing": fields.boolean(
-        "Skip files already backed up: same key, same Frame.io asset id and size (and xxh64 when known).", True
-    ),
-    "interaction_id": fields.string(
-        "Frame.io Custom Action interaction id; set by the webhook, which also derives the run id from it."
-    ),
+from mediaflow.common import params as fields
+from mediaflow.common.errors import InputError
+
+ASSET_TYPES = ["file", "folder", "version_stack", "project"]
+ASSET_TYPE_LABELS = {
+    "null": "look it up",
+    "file": "file",
+    "folder": "folder",
+    "version_stack": "version stack",
+    "project": "project",
 }
+
+PARAMS = fields.with_deployment_defaults(
+    "frameio_backup",
+    {
+        "asset_id": fields.text(
+            "Frame.io asset id",
+            "Id of the Frame.io file, folder, version stack or project to back up (the last part of its Frame.io "
+            "URL; for the local stand-in, the project id `make up` prints). A project also needs Asset type "
+            "'project'.",
+            required=True,
+            minLength=1,
+            maxLength=128,
+        ),
+        "asset_type": fields.choice(
+            "Asset type",
+            "What the asset id names. Empty: look it up (v2 reports it; v4 tries file, folder, version stack). "
+            "A project id always needs 'project'.",
+            None,
+            ASSET_TYPES,
+            labels=ASSET_TYPE_LABELS,
+            required=False,
+        ),
+        "destination_bucket": fields.bucket("Destination bucket", "S3 bucket the backup is written to.", required=True),
+        "destination_prefix": fields.prefix(
+            "Destination prefix",
+            "Key prefix in the destination bucket; keys are {prefix}/{Frame.io folder path}/{name}. Empty: none.",
+        ),
+        "api_version": fields.choice(
+            "Frame.io API",
+            "v4 (current; Adobe IMS client credentials) or v2 (legacy developer token).",
+            "v4",
+            ["v4", "v2"],
+        ),
+        "account_id": fields.text(
+            "Account id (v4)",
+            "Frame.io v4 account id. Empty: the frameio_default connection's extra `account_id`. Ignored by v2.",
+            maxLength=128,
+        ),
+        "include_versions": fields.boolean(
+            "Every version",
+            "Back up every version of a version stack (under {stack name}/v{n}/) instead of only the head version.",
+            False,
+        ),
+        "skip_existing": fields.boolean(
+            "Skip existing copies",
+            "Skip files already backed up: same key, same Frame.io asset id and size (and xxh64 when known).",
+            True,
+        ),
+        "interaction_id": fields.text(
+            "Custom Action interaction",
+            "Set by the Frame.io Custom Action webhook (the run id derives from it); leave empty.",
+            section="Set by Frame.io",
+            maxLength=256,
+        ),
+    },
+)
+
+
+def validate(conf: Mapping[str, Any]) -> None:
+    """The rules across keys: an id to back up (not blank) and a bucket to write to."""
+    if not str(conf.get("asset_id") or "").strip():
+        raise InputError("asset_id is blank: give the id of a Frame.io file, folder, version stack or project.")
+    if not conf.get("destination_bucket"):
+        raise InputError("destination_bucket is empty: name the S3 bucket the backup is written to.")

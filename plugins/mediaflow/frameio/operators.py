@@ -253,10 +253,15 @@ class FrameioTransferOperator(FrameioBaseOperator):
         return HttpToS3(s3, config=config)
 
 
-def frameio_backup_tasks(*, targets: Any, targets_variable: str | None = None) -> FrameioResolveOperator:
+def frameio_backup_tasks(
+    *, targets: Any, targets_variable: str | None = None, pre_execute: Any = None
+) -> FrameioResolveOperator:
     """`resolve >> transfer` (mapped over the plan batches), shared by the triggered and the
-    scheduled DAG. Tuning comes from Airflow Variables so it can change without a deploy."""
-    resolve_task = FrameioResolveOperator(task_id="resolve", targets=targets, targets_variable=targets_variable)
+    scheduled DAG. Tuning comes from Airflow Variables so it can change without a deploy;
+    `pre_execute` runs before `resolve` (the DAG's conf check)."""
+    resolve_task = FrameioResolveOperator(
+        task_id="resolve", targets=targets, targets_variable=targets_variable, pre_execute=pre_execute
+    )
     FrameioTransferOperator.partial(
         task_id="transfer",
         multipart_threshold="{{ var.value.get('frameio_backup_multipart_threshold', 67108864) | int }}",

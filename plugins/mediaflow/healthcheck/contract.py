@@ -1,27 +1,41 @@
-"""Conf contract of `mediaflow_healthcheck`."""
+"""Conf contract of `mediaflow_healthcheck`.
+
+Which buckets and queues to check has no built-in default: a deployment lists its own with
+MEDIAFLOW_CONF_DEFAULTS (the local stack lists its sample buckets and queues)."""
 
 from __future__ import annotations
 
-from airflow.sdk import Param
+from collections.abc import Mapping
+from typing import Any
 
 from mediaflow.common import params as fields
 
-PARAMS = {
-    "buckets": Param(
-        ["mediaflow-source", "mediaflow-destination", "mediaflow-media"],
-        type="array",
-        items={"type": "string", "pattern": fields.BUCKET_PATTERN},
-        description="Buckets the AWS connection must reach (HeadBucket on each).",
-    ),
-    "table_name": fields.string(
-        "DynamoDB table the video index writes to (DescribeTable); null skips the check.",
-        "mediaflow-videos",
-    ),
-    "queue_names": Param(
-        [],
-        type="array",
-        items={"type": "string", "minLength": 1, "maxLength": 80},
-        description="SQS queues the event-driven DAGs watch (GetQueueUrl on each).",
-    ),
-    "check_ffmpeg": fields.boolean("Also check that ffmpeg and ffprobe run on the worker.", True),
-}
+PARAMS = fields.with_deployment_defaults(
+    "mediaflow_healthcheck",
+    {
+        "buckets": fields.string_list(
+            "Buckets",
+            "Buckets the AWS connection must reach (HeadBucket on each), one per line.",
+            [],
+            items={"minLength": 3, "maxLength": 63, **fields.BUCKET_RULES},
+        ),
+        "table_name": fields.text(
+            "Video index table",
+            "DynamoDB table the video index writes to (DescribeTable). Empty: skip the check.",
+            "mediaflow-videos",
+            minLength=3,
+            maxLength=255,
+        ),
+        "queue_names": fields.string_list(
+            "Upload queues",
+            "SQS queues the event-driven DAGs watch (GetQueueUrl on each), one per line.",
+            [],
+            items={"minLength": 1, "maxLength": 80},
+        ),
+        "check_ffmpeg": fields.boolean("Check ffmpeg", "Also check that ffmpeg and ffprobe run on the worker.", True),
+    },
+)
+
+
+def validate(conf: Mapping[str, Any]) -> None:
+    """No rules across keys."""

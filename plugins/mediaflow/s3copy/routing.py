@@ -76,7 +76,13 @@ class ObjectFilter:
                 after = float(modified_after)
             else:
                 text = str(modified_after).replace("Z", "+00:00")
-                parsed = datetime.fromisoformat(text)
+                try:
+                    parsed = datetime.fromisoformat(text)
+                except ValueError:
+                    raise InputError(
+                        f"modified_after {modified_after!r} is not a date and time; use ISO 8601 with a time zone, "
+                        "e.g. 2024-05-01T00:00:00Z"
+                    ) from None
                 if parsed.tzinfo is None:
                     raise InputError(f"modified_after {modified_after!r} has no time zone; add one, e.g. Z")
                 after = parsed.timestamp()

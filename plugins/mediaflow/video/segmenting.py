@@ -35,6 +35,9 @@ CONTENT_TYPES = {
 }
 TEMPLATE_FIELDS = ("video_name", "extension", "source_bucket", "source_dir")
 DEFAULT_PREFIX_TEMPLATE = "project/{video_name}/split"
+#: S3's limit on a key, in bytes of UTF-8
+MAX_KEY_BYTES = 1024
+LONGEST_FALLBACK_EXTENSION = max((ext for _c, ext in _CONTAINER_FALLBACK), key=len)
 
 
 class KeyTemplateError(InputError):
@@ -57,6 +60,11 @@ class SourceName:
             stem, ext = base, ""
         return cls(name=stem, extension=ext, directory=directory)
 
+    def joined(self) -> str:
+        """The key this name came from."""
+        base = self.name + self.extension
+        return f"{self.directory}/{base}" if self.directory else base
+
 
 def is_video_key(key: str) -> bool:
     return not key.endswith("/") and posixpath.splitext(key)[1].lower() in SEGMENT_FORMATS
@@ -78,21 +86,35 @@ def output_container(extension: str, probed_format: str) -> tuple[str, str]:
 
 
 def validate_template(template: str) -> None:
-    """Refuse unknown `{fields}` and format specs before any work starts."""
+    """Refuse unknown `{fields}`, format specs and conversions before any work starts.
+
+    Specs are refused because a width such as `{video_name:>2000}` makes keys as long as it
+    likes (S3 allows 1,024 bytes), and the names are meant to go into keys as they are."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise KeyTemplateError(f"output_key_prefix {template!r} is not a valid template: {exc}") from exc
-    for _literal, field_name, _spec, _conv in parsed:
-        if field_name is not None and field_name not in TEMPLATE_FIELDS:
+    for _literal, field_name, spec, conversion in parsed:
+        if field_name is None:
+            continue
+        if field_name not in TEMPLATE_FIELDS:
             raise KeyTemplateError(
                 f"output_key_prefix {template!r} uses unknown field {{{field_name}}}; "
                 f"available fields: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
             )
+        if spec or conversion:
+            written = "{" + field_name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise KeyTemplateError(
+                f"output_key_prefix {template!r} formats a field ({written}); write the plain field "
+                f"{{{field_name}}}: names go into keys as they are"
+            )
 
 
 def render_prefix(template: str, source: SourceName, source_bucket: str) -> str:
-    """The key prefix the segments of one video go under, without leading or trailing slash."""
+    """The key prefix the segments of one video go under, without leading or trailing slash.
+
+    Refuses a prefix whose segment keys would not fit in S3's 1,024 bytes (checked with the
+    widest index the names get, `_9999`)."""
     validate_template(template)
     rendered = template.format(
         video_name=source.name,
@@ -100,7 +122,16 @@ def render_prefix(template: str, source: SourceName, source_bucket: str) -> str:
         source_bucket=source_bucket,
         source_dir=source.directory,
     )
-    return "/".join(part for part in rendered.split("/") if part)
+    prefix = "/".join(part for part in rendered.split("/") if part)
+    longest = segment_key(prefix, source.name, 9999, source.extension or LONGEST_FALLBACK_EXTENSION)
+    size = len(longest.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise KeyTemplateError(
+            f"output_key_prefix {template!r} makes segment keys of {size} bytes for "
+            f"s3://{source_bucket}/{source.joined()} (e.g. {longest[:80]!r}...); S3 allows {MAX_KEY_BYTES}. "
+            "Use a shorter output_key_prefix."
+        )
+    return prefix
 
 
 def segment_name(video_name: str, index: int) -> str:
