@@ -197,7 +197,7 @@ def test_half_an_input_is_refused(airflow_db, conf):
 @pytest.mark.parametrize(
     ("conf", "task_id", "message"),
     [
-        ({"key": "a.mp4"}, "resolve_inputs", "give both `bucket` and `key` in the conf"),
+        ({"key": "a.mp4"}, "resolve_inputs", "no input: bucket is empty. Give the video as bucket and key"),
         (
             {"key": "missing.mp4"},
             "transcode",
