@@ -118,8 +118,10 @@ def make_video(
     audio: bool = True,
     rotate: int | None = None,
     gop: int | None = None,
+    faststart: bool = False,
 ) -> Path:
-    """A real short video from ffmpeg's `testsrc2` (and a `sine` tone when `audio`)."""
+    """A real short video from ffmpeg's `testsrc2` (and a `sine` tone when `audio`); `faststart`
+    puts an mp4's index before its frames."""
     path.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
     if audio:
@@ -129,6 +131,8 @@ def make_video(
         cmd += ["-g", str(gop)]
     if audio:
         cmd += ["-c:a", "aac", "-b:a", "64k"]
+    if faststart:
+        cmd += ["-movflags", "+faststart"]
     cmd.append(str(path))
     subprocess.run(cmd, check=True)
     if rotate is not None:
@@ -160,6 +164,33 @@ def set_rotation(path: Path, degrees: int) -> Path:
         check=True,
     )
     rotated.replace(path)
+    return path
+
+
+def cut_short(path: Path, keep: float = 0.5) -> Path:
+    """Keep the first `keep` of the file's bytes, as an interrupted upload or copy leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+#: the incomplete inputs every pipeline must refuse before writing anything, and what the
+#: refusal says: an mp4 whose index (written first, +faststart) promises 20 s but half the
+#: bytes are gone, a zero-length object, and a text file under a video name
+BAD_MEDIA = {
+    "cut-short": "is incomplete: its container declares 20.00 s of video (500 frames) but its frames stop at",
+    "empty": "is empty (0 bytes)",
+    "text": "Invalid data found when processing input",
+}
+
+
+def make_bad_media(folder: Path, kind: str) -> Path:
+    """One of `BAD_MEDIA`'s inputs, as a file named `<kind>.mp4` in `folder`."""
+    path = folder / f"{kind}.mp4"
+    if kind == "cut-short":
+        return cut_short(make_video(path, 20, width=320, height=240, fps=25, faststart=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"" if kind == "empty" else b"meeting notes, not a video\n" * 40)
     return path
 
 
