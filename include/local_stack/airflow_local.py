@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 import requests
 
 from include.local_stack import processes
@@ -119,6 +118,9 @@ class AirflowProcesses:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            # after a scheduler dies, its successor resets the tasks it was running within a
+            # minute (the dead one's heartbeat is 30 s stale, checked every 20 s), not 5
+            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "20",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
@@ -322,8 +324,7 @@ class AirflowProcesses:
 
 
 # -- make up / down / demo ----------------------------------------------------------------------
-# The state file records each component's PID and start time, and the components that died and
-# were restarted ("retired"): what they left behind is still in their sessions for `make down`.
+# The state file records each component's PID and start time (see `processes`).
 def _state_path(home: Path) -> Path:
     return home / "mediaflow-up.json"
 
@@ -338,7 +339,6 @@ def _read_state(home: Path) -> dict[str, Any] | None:
         "port": int(state["port"]),
         "aws_endpoint": state.get("aws_endpoint"),
         "components": {name: Started.from_json(v) for name, v in components.items()},
-        "retired": [Started.from_json(v) for v in state.get("retired", [])],
     }
 
 
@@ -347,7 +347,6 @@ def _write_state(home: Path, state: dict[str, Any]) -> None:
         "port": state["port"],
         "aws_endpoint": state["aws_endpoint"],
         "components": {name: r.to_json() for name, r in state["components"].items()},
-        "retired": [r.to_json() for r in state["retired"]],
     }
     _state_path(home).write_text(json.dumps(data, indent=2))
 
@@ -383,7 +382,7 @@ def up(home: Path = DEFAULT_HOME) -> tuple[Stack, AirflowProcesses]:
     except BaseException:
         af.stop()
         raise
-    _write_state(home, {"port": af.port, "aws_endpoint": stack.aws_endpoint, "components": af.started, "retired": []})
+    _write_state(home, {"port": af.port, "aws_endpoint": stack.aws_endpoint, "components": af.started})
     return stack, af
 
 
@@ -397,8 +396,7 @@ def _restart_dead(af: AirflowProcesses, state: dict[str, Any]) -> None:
         record = state["components"].get(name)
         if record is not None:
             print(f"{name} (pid {record.pid}) was not running: restarting it")
-            _stop_idle_leftovers(record)
-            state["retired"].append(record)
+            _stop_leftovers(record)
         else:
             print(f"{name} was not running: starting it")
         af.start_component(name)
@@ -407,23 +405,17 @@ def _restart_dead(af: AirflowProcesses, state: dict[str, Any]) -> None:
         af.wait_healthy()
 
 
-def _stop_idle_leftovers(record: Started) -> None:
-    """Stop what a dead component left that does no work: its log server (which holds the port
-    its successor needs), idle executor workers. A worker still running a task keeps running
-    until the task ends, so the task is not lost; `make down` stops it with the rest."""
-    left = processes.family([record])
-    pids = {r.pid for r in left}
-    idle = []
-    for member in left:
-        try:
-            proc = psutil.Process(member.pid)
-            if proc.ppid() not in pids and not proc.children():
-                idle.append(member)
-        except psutil.Error:
-            continue
-    if idle:
-        processes.terminate(idle, grace=10)
-        print(f"  stopped {len(idle)} idle process(es) it left behind")
+def _stop_leftovers(record: Started) -> None:
+    """Stop everything a dead component left in its session before its successor starts.
+
+    Its forked children (executor workers, the log server) inherit its database connections: a
+    transaction it had open stays open, and its row locks block the successor (a restarted
+    scheduler waited on one for good while an idle orphaned worker held the socket). The log
+    server also holds the port the successor needs. A task the dead scheduler was running is
+    reset by the new scheduler's orphan check and runs again as its next try."""
+    stopped = processes.stop([record], grace=10)
+    if stopped:
+        print(f"  stopped {len(stopped)} process(es) it left behind")
 
 
 def _port_free(port: int) -> bool:
@@ -444,7 +436,7 @@ def down(home: Path = DEFAULT_HOME, stack_too: bool = True) -> list[int]:
     state = _read_state(home)
     stopped: list[int] = []
     if state is not None:
-        stopped = processes.stop([*state["components"].values(), *state["retired"]], grace=15)
+        stopped = processes.stop(state["components"].values(), grace=15)
         _state_path(home).unlink()
     postgres = EmbeddedPostgres(home / "postgres")
     if postgres.running():
