@@ -169,6 +169,23 @@ def _wait(records: list[Started], timeout: float) -> list[Started]:
     return left
 
 
+def _listed(record: Started) -> bool:
+    """Still in the process table: running, or a zombie its parent has not reaped yet."""
+    try:
+        return not record.start or abs(start_mark(record.pid) - record.start) <= _SAME_START
+    except psutil.Error:
+        return False
+
+
+def _wait_reaped(records: list[Started], timeout: float) -> None:
+    """Give the parents (PID 1 for orphans) a moment to reap, so that nothing of ours is even
+    listed when we return; a parent that never reaps is not ours to wait for."""
+    deadline = time.monotonic() + timeout
+    while any(_listed(r) for r in records) and time.monotonic() < deadline:
+        _wait(records, 0)
+        time.sleep(0.1)
+
+
 def terminate(procs: list[Started], grace: float = 15.0) -> list[Started]:
     """SIGTERM every process, SIGKILL by PID whatever is still alive after `grace` seconds.
     Returns the processes that survived even SIGKILL (none, unless stuck in the kernel)."""
@@ -177,7 +194,9 @@ def terminate(procs: list[Started], grace: float = 15.0) -> list[Started]:
     left = _wait(procs, grace)
     for record in left:
         _signal(record, signal.SIGKILL)
-    return _wait(left, 10)
+    left = _wait(left, 10)
+    _wait_reaped(procs, 5)
+    return left
 
 
 def stop(records: Iterable[Started], grace: float = 15.0) -> list[int]:
