@@ -506,7 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.action == "down":
         stopped = down(args.home)
-        print(f"stopped Airflow ({len(stopped)} process(es), task processes included) and the local stack")
+        print(
+            f"stopped Airflow and its database ({len(stopped)} process(es), task processes included) and the local stack"
+        )
         return 0
     return demo(args.home)
 
