@@ -27,7 +27,7 @@ test: venv tools lint
 	$(BIN)/python -m pytest
 
 test-unit: venv
-	$(BIN)/python -m pytest -m "not integration and not distributed" --ignore=tests/integration
+	$(BIN)/python -m pytest -m "not integration and not distributed and not faults" --ignore=tests/integration --ignore=tests/faults
 
 stack-up: venv
 	$(BIN)/python -m include.local_stack.stack up

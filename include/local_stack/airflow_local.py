@@ -1,8 +1,9 @@
 """Run real Airflow 3 processes against the local stack: `make up`, `make down`, `make demo`.
 
-The same `AirflowProcesses` class backs the integration tests (LocalExecutor on SQLite) and the
-distributed test (CeleryExecutor on PostgreSQL and Redis), so what the demo shows is what the
-tests prove. Every process is started in its own session and stopped by PID.
+The same `AirflowProcesses` class backs the integration tests (LocalExecutor on the embedded
+PostgreSQL) and the distributed test (CeleryExecutor on the machine's PostgreSQL and Redis), so
+what the demo shows is what the tests prove. Every process is started in its own session and
+recorded with its start time; stopping one stops its whole family by PID (see `processes`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from typing import Any
 
 import requests
 
+from include.local_stack import processes
 from include.local_stack import stack as stack_mod
-from include.local_stack.stack import ROOT, Stack, alive, free_port, stop_pid, wait_http
+from include.local_stack.database import DATABASE, EmbeddedPostgres
+from include.local_stack.processes import Started
+from include.local_stack.stack import ROOT, Stack, free_port, wait_http
 
 DEFAULT_HOME = ROOT / ".airflow"
 POOLS = {
@@ -33,11 +37,17 @@ POOLS = {
     "ffmpeg": (2, "CPU-heavy ffmpeg work (segmenting, probing); size it to worker cores"),
 }
 ADMIN_USER = "admin"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
 @dataclass
 class AirflowProcesses:
-    """api-server, scheduler, dag-processor and triggerer (plus optional Celery workers)."""
+    """api-server, scheduler, dag-processor and triggerer (plus optional Celery workers).
+
+    The metadata database is `sql_alchemy_conn` when given (the Celery deployment's, a test's
+    own database), else the embedded PostgreSQL in `home/postgres`, which `start` starts and
+    `stop` stops.
+    """
 
     home: Path
     port: int = 0
@@ -45,6 +55,7 @@ class AirflowProcesses:
     sql_alchemy_conn: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    started: dict[str, Started] = field(default_factory=dict)
     _token: str | None = None
 
     def __post_init__(self) -> None:
@@ -52,6 +63,14 @@ class AirflowProcesses:
         self.port = self.port or free_port()
 
     # -- configuration ---------------------------------------------------------------------
+    @property
+    def postgres(self) -> EmbeddedPostgres | None:
+        """The embedded server, when no external database was given."""
+        return None if self.sql_alchemy_conn else EmbeddedPostgres(self.home / "postgres")
+
+    def database_url(self) -> str:
+        return self.sql_alchemy_conn or self.postgres.url(DATABASE)
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -84,6 +103,7 @@ class AirflowProcesses:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": self.executor,
+            # PostgreSQL takes concurrent writers: the LocalExecutor really runs 8 tasks at once
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
@@ -98,11 +118,14 @@ class AirflowProcesses:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            # after a scheduler dies, its successor resets the tasks it was running within a
+            # minute (the dead one's heartbeat is 30 s stale, checked every 20 s), not 5
+            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "20",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
         }
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_alchemy_conn or f"sqlite:///{self.home}/airflow.db"
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url()
         env.update(self.extra_env)
         return env
 
@@ -117,7 +140,14 @@ class AirflowProcesses:
         )
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, components: Iterable[str] = ("api-server", "scheduler", "dag-processor", "triggerer")) -> None:
+    def start_database(self) -> None:
+        """Start the embedded server (unless an external database was given) and create the
+        metadata database in it; both are kept across restarts."""
+        if self.postgres is not None:
+            self.postgres.start().ensure_database(DATABASE)
+
+    def start(self, components: Iterable[str] = COMPONENTS) -> None:
+        self.start_database()
         result = self.airflow("db", "migrate", check=False)
         if result.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
@@ -125,6 +155,9 @@ class AirflowProcesses:
             self.airflow("pools", "set", name, str(slots), description)
         for component in components:
             self.start_component(component)
+        self.wait_healthy()
+
+    def wait_healthy(self) -> None:
         wait_http(f"{self.base_url}/api/v2/monitor/health", timeout=120, proc=self.procs.get("api-server"))
 
     def start_component(
@@ -145,6 +178,7 @@ class AirflowProcesses:
                 cwd=ROOT,
             )
         self.procs[name] = proc
+        self.started[name] = Started.of(proc.pid) or Started(proc.pid, 0.0)
         return proc
 
     def start_celery_worker(self, name: str, queue: str, concurrency: int = 4) -> subprocess.Popen:
@@ -166,9 +200,15 @@ class AirflowProcesses:
         )
 
     def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            stop_pid(proc.pid, timeout=15)
+        """Stop every component with everything it forked (task processes included), then the
+        embedded database server if this deployment uses one."""
+        processes.stop(self.started.values(), grace=15)
+        for proc in self.procs.values():
+            proc.poll()  # reap our own children
         self.procs.clear()
+        self.started.clear()
+        if self.postgres is not None:
+            self.postgres.stop()
 
     def logs(self, name: str, tail: int = 4000) -> str:
         path = self.home / "process-logs" / f"{name}.log"
@@ -291,31 +331,98 @@ class AirflowProcesses:
 
 
 # -- make up / down / demo ----------------------------------------------------------------------
+# The state file records each component's PID and start time (see `processes`).
 def _state_path(home: Path) -> Path:
     return home / "mediaflow-up.json"
 
 
-def is_up(home: Path = DEFAULT_HOME) -> bool:
+def _read_state(home: Path) -> dict[str, Any] | None:
     path = _state_path(home)
-    return path.exists() and all(alive(pid) for pid in json.loads(path.read_text())["pids"].values())
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    components = state.get("components") or state.get("pids") or {}  # "pids": older state files
+    return {
+        "port": int(state["port"]),
+        "aws_endpoint": state.get("aws_endpoint"),
+        "components": {name: Started.from_json(v) for name, v in components.items()},
+    }
+
+
+def _write_state(home: Path, state: dict[str, Any]) -> None:
+    data = {
+        "port": state["port"],
+        "aws_endpoint": state["aws_endpoint"],
+        "components": {name: r.to_json() for name, r in state["components"].items()},
+    }
+    _state_path(home).write_text(json.dumps(data, indent=2))
+
+
+def is_up(home: Path = DEFAULT_HOME) -> bool:
+    state = _read_state(home)
+    return (
+        state is not None
+        and all(r.alive() for r in state["components"].values())
+        and EmbeddedPostgres(home / "postgres").running()
+    )
 
 
 def up(home: Path = DEFAULT_HOME) -> tuple[Stack, AirflowProcesses]:
-    """Start the local stack and Airflow, or return the ones `make up` already started."""
+    """Start the local stack and Airflow, or return the ones `make up` already started, first
+    restarting whichever of them died (and saying so)."""
     stack = stack_mod.up()
-    existing = _state_path(home)
-    if existing.exists():
-        state = json.loads(existing.read_text())
-        af = AirflowProcesses(home=home, port=state["port"], extra_env=stack.env())
-        if is_up(home):
-            return stack, af
+    state = _read_state(home)
+    if state is not None and state["aws_endpoint"] not in (None, stack.aws_endpoint):
+        print("the local AWS stack was restarted on new ports: restarting Airflow to use them")
         down(home, stack_too=False)
+        state = None
+    if state is not None:
+        af = AirflowProcesses(home=home, port=state["port"], extra_env=stack.env())
+        _restart_dead(af, state)
+        _write_state(home, state)
+        return stack, af
     af = AirflowProcesses(home=home, port=int(os.environ.get("MEDIAFLOW_API_PORT", "0")) or 8080, extra_env=stack.env())
     if not _port_free(af.port):
         af.port = free_port()
-    af.start()
-    _state_path(home).write_text(json.dumps({"port": af.port, "pids": {n: p.pid for n, p in af.procs.items()}}))
+    try:
+        af.start()
+    except BaseException:
+        af.stop()
+        raise
+    _write_state(home, {"port": af.port, "aws_endpoint": stack.aws_endpoint, "components": af.started})
     return stack, af
+
+
+def _restart_dead(af: AirflowProcesses, state: dict[str, Any]) -> None:
+    """Start again the database and every component that is not running, saying which."""
+    if not af.postgres.running():
+        print(f"the metadata database (embedded PostgreSQL in {af.postgres.pgdata}) was not running: starting it")
+        af.start_database()
+    dead = [name for name in COMPONENTS if not (state["components"].get(name) or Started(0, 0.0)).alive()]
+    for name in dead:
+        record = state["components"].get(name)
+        if record is not None:
+            print(f"{name} (pid {record.pid}) was not running: restarting it")
+            _stop_leftovers(record)
+        else:
+            print(f"{name} was not running: starting it")
+        af.start_component(name)
+        state["components"][name] = af.started[name]
+    if dead:
+        af.wait_healthy()
+
+
+def _stop_leftovers(record: Started) -> None:
+    """Stop everything a dead component left in its session before its successor starts.
+
+    Its forked children (executor workers, the log server) inherit its database connections: a
+    transaction it had open stays open, and its row locks block the successor (a restarted
+    scheduler waited on one for good while an idle orphaned worker held the socket). The log
+    server also holds the port the successor needs. A task the dead scheduler was running is
+    reset by the new scheduler's orphan check and runs again as its next try."""
+    stopped = processes.stop([record], grace=10)
+    if stopped:
+        print(f"  stopped {len(stopped)} process(es) it left behind")
 
 
 def _port_free(port: int) -> bool:
@@ -329,14 +436,22 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def down(home: Path = DEFAULT_HOME, stack_too: bool = True) -> None:
-    path = _state_path(home)
-    if path.exists():
-        for pid in json.loads(path.read_text())["pids"].values():
-            stop_pid(pid, timeout=15)
-        path.unlink()
+def down(home: Path = DEFAULT_HOME, stack_too: bool = True) -> list[int]:
+    """Stop every process `make up` started with everything they forked, including task
+    processes orphaned by a component that died; then the database server and the stack.
+    Returns the PIDs that were still running."""
+    state = _read_state(home)
+    stopped: list[int] = []
+    if state is not None:
+        stopped = processes.stop(state["components"].values(), grace=15)
+        _state_path(home).unlink()
+    postgres = EmbeddedPostgres(home / "postgres")
+    if postgres.running():
+        stopped.append(postgres.pid)
+        postgres.stop()
     if stack_too:
         stack_mod.stop_recorded()
+    return stopped
 
 
 def demo_modules() -> list[Any]:
@@ -441,8 +556,10 @@ def main(argv: list[str] | None = None) -> int:
         print_samples(seed_samples(_stack, af))
         return 0
     if args.action == "down":
-        down(args.home)
-        print("stopped Airflow and the local stack")
+        stopped = down(args.home)
+        print(
+            f"stopped Airflow and its database ({len(stopped)} process(es), task processes included) and the local stack"
+        )
         return 0
     return demo(args.home)
 

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from include.local_stack import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 # overridable so tests can run `stack up/down` without touching a developer's running stack
@@ -140,27 +141,9 @@ class Stack:
 
 
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM a process group (or process), then SIGKILL after `timeout`."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            try:  # reap if it is our child
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    return
-            except ChildProcessError:
-                pass
-            time.sleep(0.1)
+    """SIGTERM a process we started, its descendants and the rest of its session; SIGKILL by
+    PID whatever is left after `timeout` (see `processes`)."""
+    processes.stop_pid(pid, timeout)
 
 
 def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -267,11 +250,7 @@ def load_state() -> Stack | None:
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return processes.alive_pid(pid)
 
 
 def up() -> Stack:

@@ -26,10 +26,10 @@ DAG_IDS = (
 
 
 @pytest.fixture(scope="module")
-def deployment(local_stack, tmp_path_factory):
+def deployment(local_stack, embedded_postgres, tmp_path_factory):
     from include.local_stack.airflow_local import seed_samples
 
-    with airflow_deployment(tmp_path_factory.mktemp("airflow-browser-home"), local_stack) as af:
+    with airflow_deployment(tmp_path_factory.mktemp("airflow-browser-home"), local_stack, embedded_postgres) as af:
         for dag_id in DAG_IDS:
             af.wait_for_dag(dag_id)
         af.samples = seed_samples(local_stack, af)

@@ -1,7 +1,7 @@
 """A real Airflow deployment for the integration tests: api-server, scheduler, dag-processor and
-triggerer as subprocesses (LocalExecutor, SQLite) in a temporary AIRFLOW_HOME, wired to the
-local stack. One per session: starting Airflow costs tens of seconds, and every integration
-test drives its own DAG runs through the REST API."""
+triggerer as subprocesses (LocalExecutor on the embedded PostgreSQL, as `make up` runs them) in a
+temporary AIRFLOW_HOME, wired to the local stack. One per session: starting Airflow costs tens
+of seconds, and every integration test drives its own DAG runs through the REST API."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from tests.helpers import airflow_deployment
 
 
 @pytest.fixture(scope="session")
-def airflow_cluster(local_stack, tmp_path_factory):
-    with airflow_deployment(tmp_path_factory.mktemp("airflow-home"), local_stack) as cluster:
+def airflow_cluster(local_stack, embedded_postgres, tmp_path_factory):
+    with airflow_deployment(tmp_path_factory.mktemp("airflow-home"), local_stack, embedded_postgres) as cluster:
         yield cluster
 
 

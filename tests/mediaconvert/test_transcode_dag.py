@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers import ffprobe, make_video, run_dag
+from tests.helpers import BAD_MEDIA, ffprobe, make_bad_media, make_video, run_dag
 
 DAG_ID = "mediaconvert_transcode"
 
@@ -107,17 +107,20 @@ def test_hls_template_writes_a_ladder_and_a_master_playlist(
 def test_corrupt_input_ends_in_error_and_the_task_fails_with_the_message(
     airflow_db, local_stack, s3, make_bucket, capsys
 ):
+    """An input the local probe cannot judge is submitted, and MediaConvert's error is what the
+    task reports: here bytes ffprobe cannot read under a name that is no video file name (as an
+    IMF package's XML would be). Under a video name they are refused before submission (below)."""
     src, out = make_bucket("in"), make_bucket("out")
-    s3.put_object(Bucket=src, Key="broken.mp4", Body=b"this is not a video at all" * 100)
+    s3.put_object(Bucket=src, Key="broken.xml", Body=b"this is not a video at all" * 100)
 
-    result = run_dag(DAG_ID, {"bucket": src, "key": "broken.mp4", "destination": f"s3://{out}/"})
+    result = run_dag(DAG_ID, {"bucket": src, "key": "broken.xml", "destination": f"s3://{out}/"})
 
     assert result.state == "failed"
     assert result.task_states["transcode"] == ["failed"]
-    [job] = _jobs_for(local_stack, f"s3://{src}/broken.mp4")
+    [job] = _jobs_for(local_stack, f"s3://{src}/broken.xml")
     assert job["Status"] == "ERROR" and job["ErrorCode"] == 1010
     assert job["ErrorMessage"] == (
-        f"Unable to open input file [s3://{src}/broken.mp4]: [Failed probe/open: [No parser found for container]]"
+        f"Unable to open input file [s3://{src}/broken.xml]: [Failed probe/open: [No parser found for container]]"
     )
     assert f"MediaConvert job {job['Id']} ended ERROR: error 1010: {job['ErrorMessage']}" in capsys.readouterr().out
     assert s3.list_objects_v2(Bucket=out)["KeyCount"] == 0
@@ -176,7 +179,8 @@ def test_bad_template_fails_before_any_job_exists(
     (templates / "broken.json").write_text(json.dumps(good))
     monkeypatch.setenv("MEDIAFLOW_MEDIACONVERT_TEMPLATES", str(templates))
     src = make_bucket("in")
-    s3.put_object(Bucket=src, Key="x.mp4", Body=b"x")
+    # 1080p, so that no rendition of the template is left out as taller than the source
+    s3.upload_file(str(make_video(tmp_path / "x.mp4", 1.0, width=1920, height=1080)), src, "x.mp4")
 
     result = run_dag(DAG_ID, {"bucket": src, "key": "x.mp4", "template": "broken"})
 
@@ -185,6 +189,29 @@ def test_bad_template_fails_before_any_job_exists(
     assert "Settings.OutputGroups[0].Outputs[0].VideoDescription.CodecSettings.H264Settings.RateControlMode" in message
     assert "'QVBR_PLUS' is not one of" in message
     assert _jobs_for(local_stack, f"s3://{src}/x.mp4") == []
+
+
+@pytest.mark.parametrize("kind", list(BAD_MEDIA))
+def test_incomplete_input_is_refused_before_any_job_exists(
+    airflow_db, local_stack, ffmpeg_bin, s3, make_bucket, tmp_path, capsys, kind
+):
+    """A video cut short, an empty object or text under a video name: the local probe proves
+    it unusable, so the task fails at its first try (production retries on) and MediaConvert
+    gets no job to bill for."""
+    src, out = make_bucket("in"), make_bucket("out")
+    key = f"uploads/{kind}.mp4"
+    s3.upload_file(str(make_bad_media(tmp_path, kind)), src, key)
+
+    result = run_dag(DAG_ID, {"bucket": src, "key": key, "destination": f"s3://{out}/"}, keep_retries=True)
+
+    assert result.state == "failed"
+    assert result.task_states["transcode"] == ["failed"]
+    assert result.tries["transcode"] == [1], "retrying cannot complete the file: no second try"
+    message = capsys.readouterr().out
+    assert f"s3://{src}/{key}" in message and BAD_MEDIA[kind] in message
+    assert "X-Amz-Signature" not in message, "presigned URLs never reach the log"
+    assert _jobs_for(local_stack, f"s3://{src}/{key}") == []
+    assert s3.list_objects_v2(Bucket=out)["KeyCount"] == 0
 
 
 @pytest.mark.parametrize("conf", [{"bucket": "mediaflow-media"}, {"key": "a.mp4"}])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ffprobe, make_audio_only, make_video, run_dag, set_rotation
+from tests.helpers import BAD_MEDIA, ffprobe, make_audio_only, make_bad_media, make_video, run_dag, set_rotation
 
 TABLE = "mediaflow-videos"
 
@@ -190,16 +190,18 @@ def test_inputs_of_other_shapes(s3, ddb, make_bucket, media, tmp_path, filename,
     assert f"ffmpeg s3://{bucket}/in/{filename}: 12.0s of 12.0s, 100%" in log, "the task log shows ffmpeg progress"
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "audio-only"])
+@pytest.mark.parametrize("kind", ["corrupt", "audio-only", *BAD_MEDIA])
 def test_unusable_input_fails_cleanly_and_writes_nothing(s3, ddb, make_bucket, media, kind, capfd):
     bucket = make_bucket(f"bad-{kind}")
     if kind == "corrupt":
         path = media / "corrupt.mp4"
         path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64)
         expected = "ffprobe cannot read"
-    else:
+    elif kind == "audio-only":
         path = make_audio_only(media / "voice.mp4", 2)
         expected = "has no video stream"
+    else:  # cut short (a +faststart mp4 whose index promises every frame), empty, text named .mp4
+        path, expected = make_bad_media(media, kind), BAD_MEDIA[kind]
     key = f"uploads/{path.name}"
     s3.upload_file(str(path), bucket, key)
     rows_before = len(items_for(ddb, bucket))

@@ -51,14 +51,33 @@ def attempts_for(waiter_delay: float, wait: timedelta = DEFAULT_WAIT) -> int:
 
 
 def probe_source(bucket: str, key: str, aws_conn_id: str | None) -> SourceInfo | None:
-    """Width, height and audio of the input, or None when it cannot be probed here.
+    """Width, height and audio of the input, or None when it cannot be judged here.
 
-    Best effort on purpose: MediaConvert reads formats ffprobe may not, so an unreadable input
-    is still submitted (unfitted) and MediaConvert's own error is what the task reports."""
+    Refuses (an `InputError`, so the task fails at its first try and no job is submitted) an
+    input the local probe proves unusable: an empty object, a video cut short (its frames stop
+    before the end its container declares), or bytes that are no media at all under a video
+    file name. Anything else is best effort on purpose: MediaConvert reads inputs ffprobe may not
+    (an IMF CPL is XML), and a worker without ffprobe or a failed read proves nothing, so those
+    inputs are still submitted (unfitted) and MediaConvert's own error is what the task reports."""
     from mediaflow.video.hook import FfmpegHook
+    from mediaflow.video.probe import EmptyMediaError, IncompleteMediaError, NotMediaError, require_bytes
+    from mediaflow.video.segmenting import VIDEO_SUFFIXES
 
+    label = f"s3://{bucket}/{key}"
+    hook = FfmpegHook(aws_conn_id=aws_conn_id)
     try:
-        info = FfmpegHook(aws_conn_id=aws_conn_id).probe_s3(bucket, key)
+        head = S3Hook(aws_conn_id=aws_conn_id).head_object(key, bucket) or {}
+        require_bytes(int(head.get("ContentLength", -1)), label)
+        url = hook.presigned_url(bucket, key)
+        info = hook.probe(url, label=label)
+        if info.has_video:
+            hook.check_complete(url, info, label=label, size=head.get("ContentLength"))
+    except (EmptyMediaError, IncompleteMediaError):
+        raise
+    except NotMediaError:
+        if key.lower().endswith(VIDEO_SUFFIXES):
+            raise
+        return None
     except Exception:  # noqa: BLE001 - see docstring
         return None
     if not info.has_video or not info.width or not info.height:

@@ -23,7 +23,17 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseHook
 
 from mediaflow.video.commands import RW_TIMEOUT_US, ProgressParser, is_url, redact
-from mediaflow.video.probe import MediaInfo, ProbeError, parse_probe
+from mediaflow.video.probe import (
+    MediaInfo,
+    NotMediaError,
+    ProbeError,
+    is_not_media,
+    last_frame_end,
+    locate_end,
+    parse_probe,
+    require_complete,
+    tail_start,
+)
 
 
 class FfmpegError(RuntimeError):
@@ -75,8 +85,9 @@ class FfmpegHook(BaseHook):
             return ffmpeg_python.probe(source, cmd=self.ffprobe_bin, **options)
         except ffmpeg_python.Error as exc:
             detail = redact((exc.stderr or b"").decode(errors="replace"), [source], label).strip()
+            not_media = is_not_media(detail)
             detail = detail.splitlines()[-1] if detail else "no detail from ffprobe"
-            raise ProbeError(
+            raise (NotMediaError if not_media else ProbeError)(
                 f"ffprobe cannot read {label}: {detail}. Check that the upload finished and that the file "
                 "is a video in a container ffmpeg knows (mp4, mov, mkv, ...); re-upload it if it is truncated."
             ) from None
@@ -92,6 +103,48 @@ class FfmpegHook(BaseHook):
             if label in str(exc):
                 raise
             raise ProbeError(f"{label}: {exc}") from None
+
+    def decoded_end(self, source: str, *, since: float, label: str, length: float | None = None) -> float | None:
+        """End (seconds) of the last video frame that decodes from `since` on (for `length`
+        seconds, else to the end); None if none does. ffprobe seeks, so only that span is read."""
+        # an absolute end: ffprobe measures "+length" from the keyframe its seek lands on
+        interval = f"{since:.3f}%" + (f"{since + length:.3f}" if length is not None else "")
+        cmd = [self.ffprobe_bin, "-v", "error"]
+        if is_url(source):
+            cmd += ["-rw_timeout", str(RW_TIMEOUT_US)]
+        cmd += ["-select_streams", "v:0", "-read_intervals", interval]
+        cmd += ["-show_entries", "frame=best_effort_timestamp_time,duration_time,pkt_duration_time", "-of", "json"]
+        proc = subprocess.run([*cmd, source], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+        if proc.returncode != 0:
+            detail = redact(proc.stderr, [source], label).strip() or "no output on stderr"
+            # not an input verdict: the read itself failed (network, timeout), so a retry may pass
+            raise FfmpegError(f"ffprobe could not read the end of {label} (exit code {proc.returncode}): {detail}")
+        try:
+            return last_frame_end(json.loads(proc.stdout or "{}"))
+        except json.JSONDecodeError:
+            raise FfmpegError(f"ffprobe returned unreadable output for the end of {label}") from None
+
+    def check_complete(self, source: str, info: MediaInfo, *, label: str, size: int | None = None) -> None:
+        """Refuse (`IncompleteMediaError`) a video whose frames stop short of the end its container
+        declares, e.g. a +faststart MP4 cut in half: its index still promises every frame.
+
+        Cheap whatever the length: ffprobe seeks to a few seconds before the declared end and
+        decodes only from the keyframe there on, reading a few seconds of the object (by HTTP
+        range over a presigned URL). Counting every packet (`-count_packets`) or decoding
+        everything would read the whole object, which for a long master means gigabytes before
+        the first segment is cut. A missing end is what a cut-short upload or copy leaves. Only
+        when the end is missing does a bisection of such short reads find where the frames stop,
+        for the message; the frame shortfall is reported from the frame rate.
+        """
+        if info.declared_end is None:
+            return
+        start = tail_start(info)
+        end = self.decoded_end(source, since=start, label=label)
+        if end is None and start > 0:
+            end = locate_end(
+                lambda at, length: self.decoded_end(source, since=at, length=length, label=label), upper=start
+            )
+        require_complete(info, end, label, size)
 
     def probe_s3(self, bucket: str, key: str) -> MediaInfo:
         """Probe an S3 object in place (ffprobe reads only the headers it needs over HTTP)."""

@@ -33,7 +33,7 @@ from mediaflow.video.index import (
     video_id,
 )
 from mediaflow.video.index_table import VideoIndexTable
-from mediaflow.video.probe import MediaInfo, ProbeError
+from mediaflow.video.probe import MediaInfo, ProbeError, require_bytes
 from mediaflow.video.segmenting import (
     CONTENT_TYPES,
     SourceName,
@@ -66,7 +66,8 @@ class VideoSegmentIndexOperator(BaseOperator):
 
     Idempotent: ids, keys and documents are derived from the object version and the settings, so a
     re-run rewrites the same rows and objects, and a video already segmented with the same
-    settings is skipped unless `force`. Nothing is written for a file that is not a readable video.
+    settings is skipped unless `force`. Nothing is written for a file that is not a readable
+    video, or is empty, or is cut short (its frames stop before the end its container declares).
     Runs in the `ffmpeg` pool so CPU-heavy encodes cannot starve other DAGs.
 
     :param video: `{"bucket", "key"}` of the input (one item of ResolveVideosOperator's list)
@@ -148,6 +149,7 @@ class VideoSegmentIndexOperator(BaseOperator):
             self.log.info("%s is a segment written by this pipeline; not segmenting it again", label)
             return {"status": "skipped", "reason": "is a segment", "source": label}
         etag, size = head["ETag"].strip('"'), int(head["ContentLength"])
+        require_bytes(size, label)
         name = SourceName.from_key(key)
         out_bucket = self.output_bucket or bucket
         prefix = render_prefix(self.output_key_prefix, name, bucket)
@@ -162,6 +164,7 @@ class VideoSegmentIndexOperator(BaseOperator):
             work = Path(tmp)
             source = self._open(ffmpeg, s3, bucket, key, size, work, label)
             source.info.require_video(label)
+            ffmpeg.check_complete(source.source, source.info, label=label, size=size)
             ext, muxer = output_container(name.extension, source.info.container)
             keys = lambda n: [segment_key(prefix, name.name, i, ext) for i in range(n)]  # noqa: E731
             if not force and self._already_indexed(index, s3, parent_id, bucket, key, out_bucket, keys, signature):

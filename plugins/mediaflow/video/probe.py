@@ -1,11 +1,14 @@
-"""Read ffprobe's JSON into the few facts the media pipelines act on.
+"""Read ffprobe's JSON into the few facts the media pipelines act on, and judge whether a video
+is complete.
 
-Pure: no Airflow, no subprocess. `mediaflow.video.hook.FfmpegHook.probe` runs ffprobe and hands
-its JSON here, so the parsing (rotation, frame rate, audio presence) is unit-tested on plain dicts.
+Pure: no Airflow, no subprocess. `mediaflow.video.hook.FfmpegHook` runs ffprobe and hands its
+JSON here, so the parsing (rotation, frame rate, audio presence, declared length) and the
+verdicts (empty, not media, cut short) are unit-tested on plain dicts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -19,6 +22,36 @@ class ProbeError(InputError):
 
 class NoVideoStreamError(ProbeError):
     """The input is readable media but carries no video stream (audio-only, subtitles, ...)."""
+
+
+class NotMediaError(ProbeError):
+    """ffprobe read the bytes and they are no media it knows (a text file named .mp4, an MP4
+    whose index was never written). Unlike an unreachable URL, reading again cannot help."""
+
+
+class EmptyMediaError(ProbeError):
+    """The object has no bytes at all."""
+
+
+class IncompleteMediaError(ProbeError):
+    """The container declares more video than the file holds: the upload or copy was cut short."""
+
+
+#: ffprobe's words for bytes that are not (whole) media, as opposed to a URL it could not reach
+NOT_MEDIA_MARKERS = (
+    "Invalid data found when processing input",
+    "moov atom not found",
+    "EBML header parsing failed",
+)
+#: containers that record the video's length in a header or index written apart from the
+#: frames, so a file cut short still declares its full length (MPEG-TS and other streams are
+#: measured from the data itself: a cut one declares only what it holds)
+LENGTH_DECLARING = ("mov", "mp4", "matroska", "webm", "avi")
+#: how far before the declared end the completeness check starts decoding
+TAIL_SECONDS = 3.0
+#: how much shorter than declared a video may decode before it counts as cut short
+#: (edit lists, B-frame delay and audio-led containers move the last frame by a few frames)
+SHORTFALL_TOLERANCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +73,10 @@ class MediaInfo:
     audio: bool
     audio_codec: str | None
     bit_rate: int | None = None
+    #: where the container says the video stream ends (seconds), when it records it up front
+    declared_end: float | None = None
+    #: how many video frames the container declares (mp4, avi), when it does
+    declared_frames: int | None = None
 
     def require_video(self, label: str) -> MediaInfo:
         """Return self, or fail naming `label` when there is nothing to segment or transcode."""
@@ -86,6 +123,119 @@ def rotation_of(stream: dict[str, Any]) -> int:
     return 0
 
 
+def is_not_media(detail: str) -> bool:
+    """True when ffprobe's error says the bytes are no (whole) media, not that it could not read them."""
+    return any(marker in detail for marker in NOT_MEDIA_MARKERS)
+
+
+def require_bytes(size: int, label: str) -> None:
+    """Refuse an empty object before any tool is pointed at it."""
+    if size == 0:
+        raise EmptyMediaError(
+            f"{label} is empty (0 bytes): the upload wrote nothing. Upload the file again; nothing was written."
+        )
+
+
+def _clock(value: Any) -> float | None:
+    """Matroska's per-stream DURATION tag, "00:00:20.007000000" -> 20.007."""
+    try:
+        hours, minutes, seconds = str(value).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except (TypeError, ValueError):
+        return None
+
+
+def _declared(fmt: dict[str, Any], video: dict[str, Any], fps: float | None) -> tuple[float | None, int | None]:
+    """(declared end of the video stream, declared frame count) for containers that record them."""
+    container = str(fmt.get("format_name", ""))
+    if not any(name in container.split(",") for name in LENGTH_DECLARING):
+        return None, None
+    frames = video.get("nb_frames")
+    frames = int(frames) if str(frames or "").isdigit() and int(frames) > 0 else None
+    start = _float(video.get("start_time")) or 0.0
+    ends = []
+    duration = _float(video.get("duration"))
+    if duration:
+        ends.append(start + duration)
+    tagged = _clock((video.get("tags") or {}).get("DURATION"))
+    if tagged:
+        ends.append(tagged)
+    if "avi" in container.split(",") and frames and fps:
+        # an AVI cut short re-estimates its duration from what is left; its header's frame count does not change
+        ends.append(start + frames / fps)
+    if not ends:
+        whole = _float(fmt.get("duration"))
+        if whole:
+            ends.append((_float(fmt.get("start_time")) or 0.0) + whole)
+    return (round(max(ends), 3) if ends else None), frames
+
+
+def tail_start(info: MediaInfo) -> float:
+    """Where the completeness check starts decoding: a little before the declared end."""
+    return max(0.0, (info.declared_end or 0.0) - TAIL_SECONDS)
+
+
+def locate_end(
+    decoded: Callable[[float, float], float | None], upper: float, window: float = TAIL_SECONDS
+) -> float | None:
+    """Where the frames of a cut-short video really stop, for the error message.
+
+    `decoded(start, length)` is the end of the last frame that decodes up to `start + length`,
+    reading from the keyframe before `start` (None when none does); no frame decodes after
+    `upper`. Bisects with reads of about `window` seconds each, so finding the cut in a two-hour
+    file takes a dozen short reads."""
+    best = decoded(0.0, window)
+    if best is None:
+        return None
+    low, high = 0.0, upper
+    while high - low > window:
+        middle = (low + high) / 2
+        end = decoded(middle, window)
+        if end is None or end <= middle:
+            high = middle
+        else:
+            low, best = middle, max(best, end)
+    last = decoded(low, high - low + window)
+    return max(best, last or 0.0)
+
+
+def last_frame_end(frames_json: dict[str, Any]) -> float | None:
+    """End time of the last decoded frame in `ffprobe -show_entries frame=...` JSON."""
+    end = None
+    for frame in frames_json.get("frames") or []:
+        at = _float(frame.get("best_effort_timestamp_time"))
+        if at is None:
+            continue
+        length = _float(frame.get("duration_time")) or _float(frame.get("pkt_duration_time")) or 0.0
+        end = max(end or 0.0, at + length)
+    return end
+
+
+def require_complete(info: MediaInfo, decoded_end: float | None, label: str, size: int | None = None) -> None:
+    """Refuse a video whose frames stop short of the end its container declares.
+
+    `decoded_end` is the end of the last frame that decodes (None when not one does)."""
+    if info.declared_end is None:
+        return
+    if decoded_end is not None and decoded_end >= info.declared_end - SHORTFALL_TOLERANCE:
+        return
+    declared = f"{info.declared_end:.2f} s of video"
+    if info.declared_frames:
+        declared += f" ({info.declared_frames} frames)"
+    if decoded_end is None:
+        found = "not one frame decodes"
+    else:
+        found = f"its frames stop at {decoded_end:.2f} s"
+        if info.fps and info.declared_frames:
+            missing = info.declared_frames - round(decoded_end * info.fps)
+            found += f" (about {max(missing, 1)} frames missing)"
+    of_size = f" ({size} bytes)" if size is not None else ""
+    raise IncompleteMediaError(
+        f"{label}{of_size} is incomplete: its container declares {declared} but {found}. "
+        "The upload or copy was cut short; upload the complete file again. Nothing was written."
+    )
+
+
 def _float(value: Any) -> float | None:
     try:
         number = float(value)
@@ -127,6 +277,7 @@ def parse_probe(data: dict[str, Any]) -> MediaInfo:
     if rotation in (90, 270):
         width, height = height, width
     fps = parse_rate(video.get("avg_frame_rate")) or parse_rate(video.get("r_frame_rate"))
+    declared_end, declared_frames = _declared(fmt, video, fps)
     return MediaInfo(
         has_video=True,
         width=width,
@@ -134,5 +285,7 @@ def parse_probe(data: dict[str, Any]) -> MediaInfo:
         rotation=rotation,
         fps=fps,
         video_codec=video.get("codec_name"),
+        declared_end=declared_end,
+        declared_frames=declared_frames,
         **common,
     )
