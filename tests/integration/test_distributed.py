@@ -50,6 +50,7 @@ def test_mapped_copy_spreads_over_both_celery_workers(celery_cluster):
     s3.create_bucket(Bucket="dist-destination")
     conf = {
         "source_bucket": "dist-source",
+        "source_prefix": "",  # the whole bucket, not the local deployment's default prefix
         "destination_bucket": "dist-destination",
         "destination_prefix": "copied/",
         "report_bucket": "mediaflow-reports",

@@ -3,6 +3,8 @@ refused by the API server before a run exists."""
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from include.demo import s3_bulk_copy as demo
@@ -14,6 +16,8 @@ pytestmark = pytest.mark.integration
 def test_rest_triggered_copy_runs_mapped_payloads_to_success(airflow_cluster):
     stack = airflow_cluster.stack
     dag_id, conf = demo.prepare(stack)
+    # a destination of its own: other tests (the browser's form run) copy the same samples
+    conf = {**conf, "destination_prefix": f"it-{secrets.token_hex(4)}/"}
     run_id = airflow_cluster.trigger(dag_id, conf)
     state = airflow_cluster.wait(dag_id, run_id, timeout=420)
     assert state == "success", airflow_cluster.logs("scheduler")
@@ -25,7 +29,7 @@ def test_rest_triggered_copy_runs_mapped_payloads_to_success(airflow_cluster):
     s3 = stack.boto3_client("s3")
     tree = demo._tree()
     for key, body in tree.items():
-        dest = demo.DEST_PREFIX + key.removeprefix(demo.SOURCE_PREFIX)
+        dest = conf["destination_prefix"] + key.removeprefix(demo.SOURCE_PREFIX)
         got = s3.get_object(Bucket=conf["destination_bucket"], Key=dest)
         assert got["Body"].read() == body, dest
         assert got["Metadata"] == {"demo": "mediaflow"}

@@ -235,7 +235,7 @@ def test_half_an_input_is_refused(airflow_db, conf):
     ids=["half-an-input", "missing-object", "unknown-template"],
 )
 def test_bad_conf_fails_its_task_at_the_first_try(
-    airflow_db, local_stack, s3, make_bucket, monkeypatch, capsys, conf, task_id, message
+    airflow_db, local_stack, s3, make_bucket, monkeypatch, capsys, tmp_path, conf, task_id, message
 ):
     """With the production retries on, a conf that no retry can fix fails at try 1, saying why."""
     from airflow.models.taskinstance import TaskInstance
@@ -247,7 +247,8 @@ def test_bad_conf_fails_its_task_at_the_first_try(
     monkeypatch.setitem(dag_defaults.DEFAULT_ARGS, "retry_exponential_backoff", False)
     assert dag_defaults.DEFAULT_ARGS["retries"] >= 1
     src = make_bucket("in")
-    s3.put_object(Bucket=src, Key="x.mp4", Body=b"x")
+    # a real video: the input's own checks pass, and the conf is what fails
+    s3.upload_file(str(make_video(tmp_path / "x.mp4", 1.0, width=320, height=240)), src, "x.mp4")
     if task_id == "transcode":
         conf = {"bucket": src, **conf}
 

@@ -289,7 +289,10 @@ def _validated(params, conf: dict) -> dict:
     ("conf", "message"),
     [
         ({"min_size": 10, "max_size": 5}, "min_size (10) is larger than max_size (5)"),
-        ({"source_bucket": None}, "nothing to copy: set source_bucket (with source_prefix) or manifest_uri"),
+        (
+            {"source_bucket": None},
+            "nothing to copy: set source_bucket (to copy what is listed under source_prefix) or manifest_uri",
+        ),
     ],
     ids=["min-above-max", "no-source"],
 )
