@@ -1,8 +1,9 @@
 """Every DAG triggered from its Airflow UI form, in a real browser, as a user would.
 
 For each DAG: the form opens with a title and a description on every field and the widget its
-type calls for; a screenshot of it goes to docs/img/forms/ (the README's DAG catalog shows
-them); one bad value is refused with a readable sentence in the form and no run is created;
+type calls for; a screenshot of it is taken (written to docs/img/forms/, which the README's DAG
+catalog shows, when MEDIAFLOW_UPDATE_SCREENSHOTS=1; to the test's temp folder otherwise, so a
+test run never changes the checkout); one bad value is refused with a readable sentence in the form and no run is created;
 then the form is submitted with its defaults (the local deployment's, pointing at the sample
 data) or the sample values `make up` prints, and the run succeeds.
 """
@@ -10,6 +11,7 @@ data) or the sample values `make up` prints, and the run succeeds.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -20,7 +22,8 @@ from tests.helpers import ROOT
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = ROOT / "docs" / "img" / "forms"
+FORM_PICTURES = ROOT / "docs" / "img" / "forms"
+UPDATE_PICTURES = os.environ.get("MEDIAFLOW_UPDATE_SCREENSHOTS") == "1"
 
 #: what a user sees for each field: the widget the Airflow 3 form renders for its schema
 WIDGETS = {
@@ -172,7 +175,7 @@ def test_every_contract_field_has_an_expected_widget():
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
-def test_form_fields_are_titled_described_and_typed(page, deployment, dag_id):
+def test_form_fields_are_titled_described_and_typed(page, deployment, dag_id, tmp_path_factory):
     dialog = open_form(page, deployment, dag_id)
     params = params_for(dag_id)
     by_title = {p.schema["title"]: key for key, p in params.items()}
@@ -186,9 +189,10 @@ def test_form_fields_are_titled_described_and_typed(page, deployment, dag_id):
         assert shown["help"].startswith(param.description[:40]), (dag_id, key, shown)
         assert shown["kind"] == WIDGETS[dag_id][key], (dag_id, key, shown)
         assert shown["required"] == ("null" not in types), (dag_id, key, "required marker", shown)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pictures = FORM_PICTURES if UPDATE_PICTURES else tmp_path_factory.mktemp("forms")
+    pictures.mkdir(parents=True, exist_ok=True)
     # the parameters only: the logical date above them changes every run
-    dialog.locator("[data-scope=accordion][data-part=root]").first.screenshot(path=SCREENSHOTS / f"{dag_id}.png")
+    dialog.locator("[data-scope=accordion][data-part=root]").first.screenshot(path=pictures / f"{dag_id}.png")
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
