@@ -7,12 +7,11 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
-from mediaflow.common.aws import client_config
 from mediaflow.common.conf import to_bool
+from mediaflow.common.hooks import aws_client
 from mediaflow.common.tasks import fail_fast
 
 
@@ -50,7 +49,7 @@ class MediaflowHealthcheckOperator(BaseOperator):
     @fail_fast()
     def execute(self, context: Context) -> dict[str, Any]:
         def client(service: str):
-            return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service, config=client_config()).conn
+            return aws_client(service, self.aws_conn_id)
 
         problems: list[str] = []
         report: dict[str, Any] = {"buckets": {}, "table": None, "queues": {}, "ffmpeg": None}
