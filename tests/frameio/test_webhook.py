@@ -464,3 +464,27 @@ def test_an_upload_without_a_destination_is_refused_by_the_whole_conf_check(hook
     assert answer["status"] == "refused"
     assert answer["reason"].startswith("frameio_backup: destination_bucket is required")
     assert recorded_events("up-nowhere") == []
+
+
+def test_every_recorded_upload_is_part_of_the_next_run(hook_client):
+    """Airflow queues one run marker per asset and DAG and keeps its first time; an event recorded
+    while it is queued must still fall inside the run the scheduler creates from it."""
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select, update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == "frameio_backup").values(is_paused=False))
+    try:
+        for file_id in ("batch-1", "batch-2", "batch-3"):
+            assert deliver(hook_client, upload_event(file_id)).json()["status"] == "queued"
+        with create_session() as session:
+            (queued,) = session.scalars(
+                select(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == "frameio_backup")
+            ).all()
+            latest = session.scalar(select(AssetEvent.timestamp).order_by(AssetEvent.timestamp.desc()).limit(1))
+            assert queued.created_at >= latest  # the run the scheduler makes takes all three events
+    finally:
+        with create_session() as session:
+            session.execute(update(DagModel).where(DagModel.dag_id == "frameio_backup").values(is_paused=True))

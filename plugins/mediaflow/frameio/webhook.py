@@ -116,7 +116,38 @@ def record_upload(extra: dict[str, Any]) -> bool:
         if any((extra_ or {}).get("event_key") == extra["event_key"] for extra_ in recorded):
             return False
         asset_manager.register_asset_change(asset=asset, extra=extra, source_is_api=True, session=session)
+        _requeue(session, asset.id)
     return True
+
+
+def _requeue(session: Any, asset_id: int) -> None:
+    """Move the DAG's queued-run marker for this asset to now, so the next run takes this event.
+
+    Why: Airflow queues a run per (asset, DAG) row, inserting it only when absent, and the run it
+    creates takes the events up to that row's time. An event recorded while a row is already
+    queued would miss that run and wait for the next upload; moving the row's time forward (or
+    inserting it again if the scheduler just took it) makes every recorded event part of a run.
+    Nothing is queued for a paused DAG, as Airflow does."""
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.models.dag import DagModel
+    from airflow.utils import timezone
+    from sqlalchemy import select
+
+    if session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == DAG_ID)) is not False:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # MySQL: Airflow's own queueing is enough there, bar this race
+        return
+    stmt = insert(AssetDagRunQueue).values(asset_id=asset_id, target_dag_id=DAG_ID, created_at=timezone.utcnow())
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["asset_id", "target_dag_id"], set_={"created_at": stmt.excluded.created_at}
+        )
+    )
 
 
 _NOT_JSON = object()
