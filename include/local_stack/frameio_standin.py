@@ -295,8 +295,8 @@ class State:
             "created_at": stamp,
             "updated_at": stamp,
         }
-        with self.lock:
-            self.webhooks.append(hook)
+        with self.lock:  # one subscription per URL: subscribing again replaces it
+            self.webhooks = [h for h in self.webhooks if h["url"] != hook["url"]] + [hook]
         return hook
 
     def complete_upload(self, node: Node) -> None:
