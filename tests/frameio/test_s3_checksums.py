@@ -203,3 +203,9 @@ def test_an_object_altered_after_upload_is_not_taken_for_a_backup(s3, make_bucke
     # a server that keeps S3's checksum: it is what is compared, not the tag
     assert not already_backed_up({**head, "ChecksumXXHASH64": sums.xxh64_b64(b"other bytes!!!")}, entry)
     assert already_backed_up({**head, "ChecksumXXHASH64": sums.xxh64_b64(data)}, entry)
+
+
+def test_without_a_known_etag_only_a_stored_checksum_can_tell():
+    good = sums.xxh64_b64(b"x")
+    assert sums.confirm({"ETag": f'"{sums.md5(b"y").hex()}"'}, good, None) == (True, "size")
+    assert sums.confirm({"ChecksumXXHASH64": sums.xxh64_b64(b"y")}, good, None) == (False, "S3 XXHASH64")

@@ -69,14 +69,15 @@ def stored_xxh64(answer: dict) -> str | None:
     return value if ok else None
 
 
-def confirm(answer: dict, checksum: str | None, etag: str) -> tuple[bool, str]:
+def confirm(answer: dict, checksum: str | None, etag: str | None) -> tuple[bool, str]:
     """Whether the object (or part) S3 answered about holds the bytes sent, and how that was
-    told: by the XXHASH64 S3 stored, else by the ETag when it is an MD5, else not at all (an
-    encrypted object's ETag is not an MD5; S3 itself checked the checksum header then)."""
+    told: by the XXHASH64 S3 stored, else by the ETag when it is an MD5 and the expected one is
+    known, else not at all (an encrypted object's ETag is not an MD5; S3 itself checked the
+    checksum header then)."""
     stored = stored_xxh64(answer)
     if checksum and stored:
         return stored == checksum, "S3 XXHASH64"
     match = _MD5_ETAG.match(str(answer.get("ETag") or ""))
-    if match and answer.get("ServerSideEncryption") != "aws:kms":
+    if match and etag is not None and answer.get("ServerSideEncryption") != "aws:kms":
         return match.group(0).strip('"') == etag, "ETag (MD5)"
     return True, "size"
