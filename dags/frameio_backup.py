@@ -5,15 +5,19 @@ from __future__ import annotations
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS
-from mediaflow.common.params import param_values
+from mediaflow.common.params import ParamValue, param_values
 from mediaflow.common.tasks import refuse_bad_conf
 from mediaflow.frameio.contract import PARAMS
 from mediaflow.frameio.operators import frameio_backup_tasks
+from mediaflow.frameio.sources import FRAMEIO_UPLOADS
 
 with DAG(
     dag_id="frameio_backup",
-    schedule=None,
+    # Frame.io upload events (POST /frameio/webhook) fold into runs on this asset; Actions and
+    # REST calls trigger it with a conf
+    schedule=[FRAMEIO_UPLOADS],
     catchup=False,
+    max_active_runs=4,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
     tags=["mediaflow", "frameio", "backup"],
@@ -21,8 +25,10 @@ with DAG(
 ### frameio_backup
 Backs up one Frame.io asset into S3: a file, a folder (recursively, keeping the Frame.io folder
 path in the key), a version stack (head version, or every version with `include_versions`), or
-a project (`asset_type: "project"`). Triggered by the Frame.io Custom Action
-(`POST /frameio/custom-action`, run id derived from the interaction id) or the REST API.
+a project (`asset_type: "project"`). Triggered by a Frame.io Action (`POST /frameio/custom-action`,
+run id derived from the interaction id; a multi-asset click backs up all its `assets` in one run),
+by Frame.io upload events (`POST /frameio/webhook`: every uploaded file is backed up once, files
+arriving together share a run), or the REST API.
 
 `resolve` walks Frame.io and writes batch plans to `_mediaflow/frameio_backup/<run id>/` in the
 destination bucket; `transfer` is mapped over the batches. Large files are copied with parallel
@@ -45,5 +51,6 @@ Tuning Variables: `frameio_backup_multipart_threshold`, `frameio_backup_part_siz
                 "skip_existing",
             )
         ],
+        more_assets=ParamValue("assets"),
         pre_execute=refuse_bad_conf("frameio_backup"),
     )

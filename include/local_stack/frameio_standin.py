@@ -2,11 +2,18 @@
 `make demo` to exercise the backup DAG over real HTTP.
 
 Serves: `/v2/assets/{id}`, `/v2/assets/{id}/children` (page-number pagination in headers),
-`/v2/projects/{id}`; `/v4/accounts/{a}/files|folders|version_stacks|projects/{id}` and
-`.../children` (cursor pagination in `links.next`); an IMS-like `POST /ims/token`
-(client credentials); signed originals under `/originals/{token}` with Range support and
-expiry; 429 injection; 5xx answers and short reads on chosen ranges; watermarked assets
-without an original; `GET /healthz`.
+`/v2/projects/{id}`; `GET /v4/accounts`, `/v4/accounts/{a}/files|folders|version_stacks|projects/{id}`
+and `.../children` (cursor pagination in `links.next`), `POST .../workspaces/{w}/webhooks` and
+`.../actions` (the secret is returned once, at creation), in the shapes of the official V4 SDK's
+models (tests/frameio/test_sdk_contract.py drives the SDK against it); an IMS-like
+`POST /ims/token` (client credentials); signed originals under `/originals/{token}` with Range
+support and expiry; 429 injection; 5xx answers and short reads on chosen ranges; watermarked
+assets without an original; `GET /healthz`.
+
+Webhooks: when a file finishes uploading (`/_control/upload`, `/_control/complete`) the stand-in
+POSTs `file.upload.completed` and then `file.ready` to every subscribed URL, signed with that
+webhook's secret as Frame.io signs them, retrying a non-2xx answer like Frame.io does; every
+delivery is kept (`/_control/deliveries`) and can be sent again (`/_control/redeliver`).
 
 Control endpoints for tests (`/_control/...`) seed trees, inject faults and report counters.
 A demo project labelled as a stand-in is seeded at start.
@@ -20,7 +27,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import hmac
 import json
+import mimetypes
 import os
 import random
 import re
@@ -35,9 +45,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
+import requests
 import xxhash
 
 DEMO_ACCOUNT = "standin-account"
+DEMO_WORKSPACE = "standin-workspace"
+#: Frame.io delivers an event at most five times (the first try and four retries)
+WEBHOOK_ATTEMPTS = 5
 DEMO_PROJECT_NAME = "Stand-in demo project (local Frame.io stand-in, not Frame.io)"
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -76,6 +90,11 @@ class State:
         self.ims_tokens: dict[str, float] = {}
         self.originals: dict[str, Original] = {}
         self.stats: Counter[str] = Counter()
+        #: webhook subscriptions `{id, url, events, secret, account_id, workspace_id}` and Actions
+        self.webhooks: list[dict[str, Any]] = []
+        self.actions: list[dict[str, Any]] = []
+        #: every webhook delivery: `{url, type, file_id, body, statuses}`
+        self.deliveries: list[dict[str, Any]] = []
         self.reset_faults()
         self.clock = 0
 
@@ -93,7 +112,7 @@ class State:
             }
 
     # -- seeding ---------------------------------------------------------------------------------
-    def _stamp(self) -> str:
+    def stamp(self) -> str:
         self.clock += 1
         return (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=self.clock)).isoformat()
 
@@ -101,10 +120,17 @@ class State:
         with self.lock:
             account = spec.get("account_id", DEMO_ACCOUNT)
             project_id = spec.get("project_id") or str(uuid.uuid4())
-            root = Node(str(uuid.uuid4()), "folder", "root", None, project_id, account, self._stamp())
+            root = Node(str(uuid.uuid4()), "folder", "root", None, project_id, account, self.stamp())
             self.nodes[root.id] = root
             name = spec.get("name", "Stand-in project")
-            self.projects[project_id] = {"id": project_id, "name": name, "root": root.id, "account_id": account}
+            self.projects[project_id] = {
+                "id": project_id,
+                "name": name,
+                "root": root.id,
+                "account_id": account,
+                "workspace_id": spec.get("workspace_id", DEMO_WORKSPACE),
+                "created_at": root.created_at,
+            }
             listing: list[dict[str, Any]] = []
             for item in spec.get("tree", []):
                 self._add(item, root, "", listing)
@@ -128,7 +154,7 @@ class State:
             parent.id,
             parent.project_id,
             parent.account_id,
-            self._stamp(),
+            self.stamp(),
             uploading=bool(item.get("uploading")),
             watermarked=bool(item.get("watermarked")),
             bad_checksum=bool(item.get("bad_checksum")),
@@ -193,6 +219,9 @@ class State:
         return out
 
     def v4(self, node: Node, base: str, include_original: bool) -> dict[str, Any]:
+        """A V4 file, folder or version stack as the SDK's models define it (`FileWithIncludes`,
+        `Folder`, `VersionStack`): no checksum, no version number; `status` is `created` until
+        the upload completes; `media_links` only when asked for with `include`."""
         out: dict[str, Any] = {
             "id": node.id,
             "type": node.type,
@@ -200,18 +229,127 @@ class State:
             "project_id": node.project_id,
             "parent_id": node.parent_id,
             "created_at": node.created_at,
+            "updated_at": node.created_at,
+            "view_url": f"{base}/view/{node.id}",
         }
         if node.type == "file":
-            out.update(file_size=len(node.content), status="uploading" if node.uploading else "transcoded")
-            if node.index is not None:
-                out["version_number"] = node.index + 1
+            out.update(
+                file_size=len(node.content),
+                status="created" if node.uploading else "transcoded",
+                media_type=None
+                if node.uploading
+                else (mimetypes.guess_type(node.name)[0] or "application/octet-stream"),
+            )
             if include_original:
                 url = self.original_url(base, node)
-                out["media_links"] = {"original": {"download_url": url} if url else None}
+                out["media_links"] = {"original": {"download_url": url, "inline_url": url} if url else None}
+        elif node.type == "folder":
+            out["restricted"] = False
         elif node.type == "version_stack":
             head = self.head_of(node)
-            out["head_version"] = {"id": head.id} if head else None
+            out["head_version"] = self.v4(head, base, include_original) if head else None
         return out
+
+    def v4_project(self, project: dict[str, Any], base: str) -> dict[str, Any]:
+        return {
+            "id": project["id"],
+            "name": project["name"],
+            "root_folder_id": project["root"],
+            "workspace_id": project["workspace_id"],
+            "created_at": project["created_at"],
+            "updated_at": project["created_at"],
+            "status": "active",
+            "storage": sum(len(n.content) for n in self.nodes.values() if n.project_id == project["id"]),
+            "view_url": f"{base}/project/{project['id']}",
+            "restricted": False,
+        }
+
+    def v4_accounts(self) -> list[dict[str, Any]]:
+        ids = sorted({p["account_id"] for p in self.projects.values()} | {DEMO_ACCOUNT})
+        stamp = datetime(2024, 1, 1, tzinfo=UTC).isoformat()
+        return [
+            {
+                "id": account,
+                "display_name": f"{account} (Frame.io stand-in)",
+                "created_at": stamp,
+                "updated_at": stamp,
+                "roles": ["owner"],
+                "storage_usage": 0,
+            }
+            for account in ids
+        ]
+
+    # -- uploads and webhooks --------------------------------------------------------------------
+    def subscribe(self, account: str, workspace: str, data: dict[str, Any], secret: str | None = None) -> dict:
+        """A webhook subscription; its secret is returned here and never again (as in V4)."""
+        stamp = self.stamp()
+        hook = {
+            "id": str(uuid.uuid4()),
+            "name": str(data.get("name") or "webhook"),
+            "url": str(data["url"]),
+            "events": list(data.get("events") or []),
+            "secret": secret or secrets.token_hex(24),
+            "account_id": account,
+            "workspace_id": workspace,
+            "active": True,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        with self.lock:  # one subscription per URL: subscribing again replaces it
+            self.webhooks = [h for h in self.webhooks if h["url"] != hook["url"]] + [hook]
+        return hook
+
+    def complete_upload(self, node: Node) -> None:
+        """The upload of `node` finished: announce it, then (transcoding done) that it is ready."""
+        with self.lock:
+            node.uploading = False
+        self.emit("file.upload.completed", node)
+        self.emit("file.ready", node)
+
+    def emit(self, kind: str, node: Node) -> None:
+        project = self.projects.get(node.project_id, {})
+        body = {
+            "account": {"id": node.account_id},
+            "project": {"id": node.project_id},
+            "resource": {"id": node.id, "type": "file"},
+            "type": kind,
+            "user": {"id": "standin-user"},
+            "workspace": {"id": project.get("workspace_id", DEMO_WORKSPACE)},
+        }
+        with self.lock:
+            hooks = [
+                h for h in self.webhooks if h["active"] and kind in h["events"] and h["account_id"] == node.account_id
+            ]
+        for hook in hooks:
+            delivery = {"url": hook["url"], "type": kind, "file_id": node.id, "body": body, "statuses": []}
+            with self.lock:
+                self.deliveries.append(delivery)
+            self.deliver(hook, delivery)
+
+    def deliver(self, hook: dict[str, Any], delivery: dict[str, Any], *, signature: str = "good") -> None:
+        """POST one event, signed with the hook's secret, as Frame.io does: retried while the
+        receiver answers non-2xx, at most `WEBHOOK_ATTEMPTS` times (backoff shortened)."""
+        raw = json.dumps(delivery["body"]).encode()
+        for attempt in range(WEBHOOK_ATTEMPTS):
+            stamp = int(time.time()) - (600 if signature == "stale" else 0)
+            secret = hook["secret"] if signature != "bad" else "not-" + hook["secret"]
+            digest = hmac.new(secret.encode(), b"v0:%d:" % stamp + raw, hashlib.sha256).hexdigest()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "Frame.io V4 API",
+                "X-Frameio-Request-Timestamp": str(stamp),
+                "X-Frameio-Signature": f"v0={digest}",
+            }
+            try:
+                status = requests.post(hook["url"], data=raw, headers=headers, timeout=10).status_code
+            except requests.RequestException as exc:
+                status = type(exc).__name__
+            with self.lock:
+                delivery["statuses"].append(status)
+                self.stats["webhook_deliveries"] += 1
+            if isinstance(status, int) and 200 <= status < 300 or signature != "good":
+                return
+            time.sleep(min(0.2 * 2**attempt, 2.0))
 
 
 def _take(faults: list[dict[str, Any]], asset_id: str, start: int) -> bool:
@@ -301,22 +439,30 @@ class Handler(BaseHTTPRequestHandler):
                 self._v2(path, query)
             return
         if path.startswith("/v4/"):
-            token = self._bearer()
-            if token and token == st.token:
-                self._error(401, "legacy developer tokens are not accepted by v4; use an IMS access token")
-                return
-            if st.ims_tokens.get(token, 0) < time.time():
-                self._error(401, "missing or expired access token")
-                return
-            if not self._throttled():
+            if self._v4_authorized() and not self._throttled():
                 self._v4(path, query)
             return
         self._error(404, f"no route {path}")
+
+    def _v4_authorized(self) -> bool:
+        token = self._bearer()
+        if token and token == self.state.token:
+            self._error(401, "legacy developer tokens are not accepted by v4; use an IMS access token")
+            return False
+        if self.state.ims_tokens.get(token, 0) < time.time():
+            self._error(401, "missing or expired access token")
+            return False
+        return True
 
     def do_POST(self) -> None:  # noqa: N802
         path = urlparse(self.path).path.rstrip("/")
         body = self._body()
         st = self.state
+        if path.startswith("/v4/"):
+            st.stats["api_requests"] += 1
+            if self._v4_authorized() and not self._throttled():
+                self._v4_create(path, body)
+            return
         if path in ("/ims/token", "/ims/token/v3"):
             form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
             ok = (
@@ -356,6 +502,37 @@ class Handler(BaseHTTPRequestHandler):
                 with st.lock:
                     st.stats.clear()
                 self._send(200, {"ok": True})
+            elif path == "/_control/webhooks":  # subscribe with a secret the caller chose
+                hook = st.subscribe(
+                    data.get("account_id", DEMO_ACCOUNT),
+                    data.get("workspace_id", DEMO_WORKSPACE),
+                    data,
+                    data.get("secret"),
+                )
+                self._send(200, {"id": hook["id"]})
+            elif path == "/_control/upload":  # files that upload into a folder, then complete
+                if data.get("parent_id") not in st.nodes:
+                    self._error(404, "parent not found")
+                    return
+                tree = [{**item, "uploading": True} for item in data.get("tree", [])]
+                listing = st.add(data["parent_id"], tree)["assets"]
+                for item in listing:
+                    if item["type"] == "file":
+                        st.complete_upload(st.nodes[item["id"]])
+                self._send(200, {"assets": listing})
+            elif path == "/_control/complete":
+                node = st.nodes.get(data.get("asset_id"))
+                if node is None or node.type != "file":
+                    self._error(404, "file not found")
+                    return
+                st.complete_upload(node)
+                self._send(200, {"ok": True})
+            elif path == "/_control/redeliver":  # send a delivery again: a replay, or badly signed
+                delivery = st.deliveries[int(data["delivery"])]
+                hook = next(h for h in st.webhooks if h["url"] == delivery["url"])
+                again = {**delivery, "statuses": []}
+                st.deliver(hook, again, signature=data.get("signature", "good"))
+                self._send(200, {"statuses": again["statuses"]})
             elif path == "/_control/expire-tokens":
                 with st.lock:
                     st.ims_tokens.clear()
@@ -369,6 +546,9 @@ class Handler(BaseHTTPRequestHandler):
         st = self.state
         if path == "/_control/stats":
             self._send(200, dict(st.stats))
+        elif path == "/_control/deliveries":
+            with st.lock:
+                self._send(200, [dict(d) for d in st.deliveries])
         elif path == "/_control/demo":
             demo = next((p for p in st.projects.values() if p["name"] == DEMO_PROJECT_NAME), None)
             self._send(200 if demo else 404, demo or {"detail": "no demo project"})
@@ -414,6 +594,9 @@ class Handler(BaseHTTPRequestHandler):
     def _v4(self, path: str, query: dict[str, str]) -> None:
         st = self.state
         parts = path.split("/")[2:]  # accounts, {a}, kind, {id}, [children]
+        if parts == ["accounts"]:
+            self._send(200, {"data": st.v4_accounts(), "links": {"next": None}, "total_count": len(st.v4_accounts())})
+            return
         if len(parts) < 4 or parts[0] != "accounts":
             self._error(404, f"no route {path}")
             return
@@ -423,7 +606,7 @@ class Handler(BaseHTTPRequestHandler):
             if not project or project["account_id"] != account:
                 self._error(404, "project not found")
                 return
-            self._send(200, {"data": {"id": ident, "name": project["name"], "root_folder_id": project["root"]}})
+            self._send(200, {"data": st.v4_project(project, self.base)})
             return
         expected = {"files": "file", "folders": "folder", "version_stacks": "version_stack"}.get(kind)
         node = st.nodes.get(ident)
@@ -447,6 +630,50 @@ class Handler(BaseHTTPRequestHandler):
             cursor = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
             nxt = f"/v4/accounts/{account}/{kind}/{ident}/children?{urlencode({'after': cursor})}"
         self._send(200, {"data": [st.v4(n, self.base, include_original) for n in chunk], "links": {"next": nxt}})
+
+    def _v4_create(self, path: str, body: bytes) -> None:
+        """`POST /v4/accounts/{a}/workspaces/{w}/webhooks|actions`: the created object with its
+        signing secret, which V4 shows only in this answer."""
+        st = self.state
+        parts = path.split("/")[2:]
+        if (
+            len(parts) != 5
+            or parts[0] != "accounts"
+            or parts[2] != "workspaces"
+            or parts[4] not in ("webhooks", "actions")
+        ):
+            self._error(404, f"no route {path}")
+            return
+        try:
+            data = json.loads(body or b"{}")["data"]
+            assert isinstance(data["url"], str) and isinstance(data["name"], str)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            self._error(422, 'body must be {"data": {"name", "url", ...}}')
+            return
+        account, workspace = parts[1], parts[3]
+        if parts[4] == "webhooks":
+            hook = st.subscribe(account, workspace, data)
+            self._send(201, {"data": {k: v for k, v in hook.items() if k != "account_id"}})
+            return
+        stamp = st.stamp()
+        action = {
+            "id": str(uuid.uuid4()),
+            "name": data["name"],
+            "description": str(data.get("description") or ""),
+            "event": str(data.get("event") or ""),
+            "url": data["url"],
+            "workspace_id": workspace,
+            "creator_id": "standin-user",
+            "active": True,
+            "multi_asset": bool(data.get("multi_asset", False)),
+            "timeout": data.get("timeout"),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "secret": secrets.token_hex(24),
+        }
+        with st.lock:
+            st.actions.append(action)
+        self._send(201, {"data": action})
 
     # -- originals ---------------------------------------------------------------------------------
     def _original(self, token: str) -> None:

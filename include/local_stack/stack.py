@@ -65,6 +65,8 @@ class Stack:
     frameio_client_id: str = ""
     frameio_client_secret: str = ""
     custom_action_secret: str = ""
+    #: the secret the stand-in signs its webhook events with (V4 returns it when a webhook is created)
+    frameio_webhook_secret: str = ""
     pids: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
 
@@ -79,6 +81,7 @@ class Stack:
         extra = {
             "api_version": api_version,
             "custom_action_secret": self.custom_action_secret,
+            "webhook_secret": self.frameio_webhook_secret,
             "base_url": self.frameio_url or "",
             "ims_url": f"{self.frameio_url}/ims/token" if self.frameio_url else "",
             "token": self.frameio_token,
@@ -86,6 +89,8 @@ class Stack:
             # the stand-in's demo account, and where Custom Action backups land
             "account_id": "standin-account",
             "destination_bucket": "mediaflow-backup",
+            # where files uploaded to the stand-in land (POST /frameio/webhook)
+            "upload_destination_prefix": "frameio-uploads",
         }
         return {
             "conn_type": "http",
@@ -171,6 +176,7 @@ def start(
     moto = _spawn([py, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], log_dir / "moto.log")
     stack = Stack(aws_endpoint=f"http://127.0.0.1:{moto_port}", procs={"moto": moto})
     stack.custom_action_secret = secrets.token_hex(24)
+    stack.frameio_webhook_secret = secrets.token_hex(24)
     stack.frameio_token = secrets.token_hex(16)
     stack.frameio_client_id = "mediaflow-local"
     stack.frameio_client_secret = secrets.token_hex(16)

@@ -67,6 +67,7 @@ WIDGETS = {
         "account_id": "text",
         "include_versions": "toggle",
         "skip_existing": "toggle",
+        "assets": "json",
         "interaction_id": "text",
     },
     "frameio_backup_scheduled": {"targets": "json"},

@@ -57,3 +57,31 @@ def test_run_id_is_stable_and_allowed():
     assert re.fullmatch(r"[A-Za-z0-9_.~:+-]+", odd)
     assert len(odd) < 250
     assert run_id_for("a b") != run_id_for("a_b")
+
+
+def test_parse_v4_action_with_resources_and_answers():
+    from mediaflow.frameio.signature import ActionRefused
+
+    action = parse(
+        {
+            "account_id": "acc",
+            "action_id": "act",
+            "interaction_id": "i",
+            "project": {"id": "p"},
+            "resources": [{"id": "f1", "type": "file"}, {"id": "s1", "type": "version_stack"}],
+            "type": "x.backup",
+            "user": {"id": "u"},
+            "workspace": {"id": "w"},
+        }
+    )
+    assert [(r.id, r.type) for r in action.resources] == [("f1", "file"), ("s1", "version_stack")]
+    assert (action.project_id, action.workspace_id, action.user_id, action.event) == ("p", "w", "u", "x.backup")
+    conf = build_conf(action, {"destination_bucket": "b"})
+    assert conf["assets"] == [{"asset_id": "s1", "asset_type": "version_stack"}]
+    import pytest
+
+    for bad in ({"interaction_id": "i"}, {"interaction_id": "", "resource": {"id": "f", "type": "file"}}):
+        with pytest.raises(ActionRefused):
+            parse(bad)
+    with pytest.raises(ActionRefused, match="only be backed up through Frame.io V4"):
+        parse({"interaction_id": "i", "resource": {"id": "p", "type": "project"}, "team": {"id": "t"}})

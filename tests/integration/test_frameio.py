@@ -1,5 +1,6 @@
-"""Frame.io backup on real Airflow processes: the Custom Action receiver inside the running API
-server (signature vectors, one run per interaction) and the demo project backed up end to end."""
+"""Frame.io backup on real Airflow processes: the Action receiver and the upload webhook inside
+the running API server (signature vectors, one run per interaction, one backup per uploaded
+file), and the demo project backed up end to end."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 
 import pytest
 import requests
+import xxhash
 
 from include.demo import frameio_backup as demo
+from include.demo import frameio_upload as upload_demo
 from mediaflow.frameio.signature import run_id_for, sign
 
 pytestmark = pytest.mark.integration
@@ -81,6 +84,42 @@ def test_custom_action_through_the_api_server(airflow_cluster):
     head = s3.head_object(Bucket="mediaflow-backup", Key="clicked.mov")
     assert head["ContentLength"] == 4096
     assert head["Metadata"]["frameio-asset-id"] == file_id
+    body = s3.get_object(Bucket="mediaflow-backup", Key="clicked.mov")["Body"].read()
+    assert xxhash.xxh64(body).hexdigest() == upload_demo.frameio_xxh64(stack, file_id)  # verified bytes
+
+
+def asset_events_for(cluster, file_id: str) -> list[dict]:
+    """The frameio_uploads asset events that name `file_id`, through the REST API."""
+    assets = cluster.api("GET", "/api/v2/assets", params={"name_pattern": "frameio_uploads"}).json()["assets"]
+    (asset,) = [a for a in assets if a["name"] == "frameio_uploads"]
+    events = cluster.api("GET", "/api/v2/assets/events", params={"asset_id": asset["id"], "limit": 1000}).json()
+    return [e for e in events["asset_events"] if e["extra"].get("target", {}).get("asset_id") == file_id]
+
+
+def test_uploads_are_backed_up_once_each_and_replays_add_nothing(airflow_cluster):
+    stack = airflow_cluster.stack
+    state, lines = upload_demo.run(stack, airflow_cluster)  # what `make demo` shows
+    assert state == "success", lines
+    assert sum("checksum verified" in line for line in lines) == 3, lines
+    deliveries = requests.get(f"{stack.frameio_url}/_control/deliveries", timeout=10).json()
+    uploaded = {d["file_id"] for d in deliveries}
+    assert len(uploaded) >= 3
+    for file_id in uploaded:
+        # file.upload.completed and file.ready were both delivered (200), one event was recorded
+        assert {d["type"] for d in deliveries if d["file_id"] == file_id} == set(upload_demo.EVENTS)
+        assert all(d["statuses"] == [200] for d in deliveries if d["file_id"] == file_id)
+        assert len(asset_events_for(airflow_cluster, file_id)) == 1
+        runs = airflow_cluster.event_runs(DAG_ID, file_id)
+        assert len(runs) == 1 and runs[0]["state"] == "success"
+
+    first = next(i for i, d in enumerate(deliveries) if d["type"] == "file.upload.completed")
+    replayed_file = deliveries[first]["file_id"]
+    for signature, status in (("good", 200), ("bad", 401), ("stale", 401)):
+        again = requests.post(
+            f"{stack.frameio_url}/_control/redeliver", json={"delivery": first, "signature": signature}, timeout=30
+        ).json()
+        assert again["statuses"] == [status]
+    assert len(asset_events_for(airflow_cluster, replayed_file)) == 1  # no event, so no run, from any of them
 
 
 def test_demo_backs_up_the_standin_project(airflow_cluster):

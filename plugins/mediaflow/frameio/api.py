@@ -66,10 +66,16 @@ def parse_v2_asset(raw: dict[str, Any]) -> FrameioAsset:
 
 
 def parse_v4_item(raw: dict[str, Any], kind: str | None = None) -> FrameioAsset:
-    """A v4 `data` object (file, folder or version stack) -> FrameioAsset. v4 gives no checksum."""
-    kind = kind or raw.get("type") or "file"
+    """A V4 `data` object (file, folder or version stack) -> FrameioAsset.
+
+    The shapes are the official SDK's models (`File`/`FileWithIncludes`, `Folder`,
+    `VersionStack`, `AssetWithIncludes`): V4 gives no checksum and no version number (a
+    stack's children are numbered by age), `media_links` and its `original` may be absent or
+    null (no permission, watermarking), and a file is downloadable once its `status` is
+    `uploaded` or `transcoded` (`created` while it uploads)."""
+    kind = kind or raw.get("type") or _v4_kind(raw)
     links = raw.get("media_links") or {}
-    original = links.get("original") or {}
+    original = (links.get("original") if isinstance(links, dict) else None) or {}
     status = raw.get("status")
     head = raw.get("head_version") or {}
     return FrameioAsset(
@@ -82,10 +88,19 @@ def parse_v4_item(raw: dict[str, Any], kind: str | None = None) -> FrameioAsset:
         original=(original.get("download_url") if isinstance(original, dict) else None) or None,
         xxh64=None,
         uploaded=kind != "file" or status is None or status in V4_READY_STATES,
-        version=_int(raw.get("version_number") or raw.get("version")),
         created_at=str(raw.get("created_at") or ""),
         head_id=head.get("id") if isinstance(head, dict) else None,
     )
+
+
+def _v4_kind(raw: dict[str, Any]) -> str:
+    """The kind of a listed item that left out its `type` (the SDK's models default it): the
+    fields only that kind requires tell it."""
+    if "file_size" in raw or "status" in raw:
+        return "file"
+    if "restricted" in raw:
+        return "folder"
+    return "version_stack" if "head_version" in raw else "file"
 
 
 # -- pagination ------------------------------------------------------------------------------
@@ -131,6 +146,12 @@ def safe_segment(name: str) -> str:
     if cleaned in ("", ".", ".."):
         cleaned = cleaned.replace(".", "_") or "_"
     return cleaned
+
+
+def normalize_prefix(prefix: str) -> str:
+    """A destination prefix that stays below the bucket's root: no leading slash, no empty, `.` or
+    `..` segments (they are dropped, not resolved, so `../../etc` is `etc`), no trailing slash."""
+    return "/".join(s for s in prefix.replace("\\", "/").split("/") if s.strip() not in ("", ".", ".."))
 
 
 def key_from_segments(*segments: str) -> str:

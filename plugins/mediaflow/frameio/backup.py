@@ -3,7 +3,9 @@ fresh download URL, copy through the engine, and say what happened.
 
 The S3 object carries the Frame.io asset id, version and xxh64 as metadata; that is what makes
 `skip_existing` safe: an object at the key counts as backed up only when it came from the same
-asset with the same size (and checksum, when both sides know one).
+asset with the same size (and checksum, when both sides know one). The checksum compared is the
+XXHASH64 S3 itself stored when it has one for the whole object; the metadata tag stays for
+readers (and servers) that do not know the new algorithms.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from mediaflow.common.s3 import head_object_or_none
+from mediaflow.common.s3 import is_not_found
+from mediaflow.frameio import s3_checksums as sums
 from mediaflow.frameio.client import FrameioClient, FrameioError
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferError, TransferSpec
 
@@ -39,8 +42,23 @@ def already_backed_up(head: dict[str, Any] | None, entry: dict[str, Any]) -> boo
         return False
     if entry.get("size") is not None and int(head.get("ContentLength", -1)) != int(entry["size"]):
         return False
-    stored, expected = meta.get(META_XXH64), entry.get("xxh64")
-    return not (stored and expected and stored.lower() != expected.lower())
+    expected = entry.get("xxh64")
+    if not expected:
+        return True
+    stored = sums.stored_xxh64(head)
+    if stored and "-" not in stored:  # a single upload: S3's own checksum of the whole object
+        return stored == sums.hex_to_b64(expected)
+    tagged = meta.get(META_XXH64)
+    return not (tagged and tagged.lower().rjust(16, "0") != expected.lower().rjust(16, "0"))
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except Exception as exc:
+        if is_not_found(exc):
+            return None
+        raise
 
 
 def back_up_file(
@@ -48,7 +66,7 @@ def back_up_file(
 ) -> Outcome:
     bucket, key = target["destination_bucket"], entry["key"]
     try:
-        if target.get("skip_existing", True) and already_backed_up(head_object_or_none(s3, bucket, key), entry):
+        if target.get("skip_existing", True) and already_backed_up(_head(s3, bucket, key), entry):
             return Outcome("skipped_existing", 0, "same asset id and size already in S3")
         url = client.download_url(entry["asset_id"])
         if not url:
@@ -73,7 +91,9 @@ def back_up_file(
         result = engine.transfer(spec)
     except (TransferError, FrameioError) as exc:
         return Outcome("failed", 0, str(exc))
-    detail = f"{result.size} bytes, {result.mode}, {result.parts} part(s), xxh64 {result.xxh64}"
+    detail = (
+        f"{result.size} bytes, {result.mode}, {result.parts} part(s), xxh64 {result.xxh64}, in S3 by {result.verified}"
+    )
     if result.part_retries or result.url_refreshes:
         detail += f", {result.part_retries} part retries, {result.url_refreshes} URL refreshes"
     return Outcome("copied", result.size, detail)

@@ -106,6 +106,8 @@ class FrameioClient:
     pool_size: int = 16
     mask: Callable[[str], None] = lambda _secret: None
     session: requests.Session = field(default_factory=requests.Session)
+    #: folders and version stacks looked up by `folder_path`, by id
+    _parents: dict[str, FrameioAsset] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -257,6 +259,35 @@ class FrameioClient:
             if not cursor:
                 return
 
+    def folder_path(self, asset: FrameioAsset) -> str:
+        """The folder path above `asset`, from its project's name down (`Project/Dailies/Day 1`);
+        version stacks add no segment, as in a folder's backup. V4 only (v2: empty)."""
+        if self.api_version != "v4" or not asset.parent_id:
+            return ""
+        segments: list[str] = []
+        parent_id: str | None = asset.parent_id
+        while parent_id:
+            parent = self._parent(parent_id)
+            if parent.parent_id is None:  # the project's root folder
+                project = self.get_json(self._v4(f"/projects/{asset.project_id}"))["data"] if asset.project_id else {}
+                segments.append(safe_segment(project.get("name") or parent.name))
+                break
+            if parent.type == "folder":
+                segments.append(safe_segment(parent.name))
+            parent_id = parent.parent_id
+        return key_from_segments(*reversed(segments))
+
+    def _parent(self, parent_id: str) -> FrameioAsset:
+        """A folder or version stack above a file, each fetched once per client."""
+        if parent_id not in self._parents:
+            try:
+                self._parents[parent_id] = self._v4_show(parent_id, "folder")
+            except FrameioError as exc:
+                if exc.status != 404:
+                    raise
+                self._parents[parent_id] = self._v4_show(parent_id, "version_stack")
+        return self._parents[parent_id]
+
     def download_url(self, asset_id: str) -> str | None:
         """A fresh original download URL (they expire), or None when the original is not offered."""
         asset = self.get_asset(asset_id, "file")
@@ -295,11 +326,18 @@ class Resolution:
 
 
 def resolve(
-    client: FrameioClient, asset_id: str, asset_type: str | None = None, include_versions: bool = False
+    client: FrameioClient,
+    asset_id: str,
+    asset_type: str | None = None,
+    include_versions: bool = False,
+    *,
+    keep_path: bool = False,
 ) -> Resolution:
     """Walk a file, folder (recursively), version stack or project into files with their Frame.io path.
 
-    A folder's own name starts the path, so `Dailies/Day 1/a.mov` stays recognizable in S3."""
+    A folder's own name starts the path, so `Dailies/Day 1/a.mov` stays recognizable in S3. With
+    `keep_path` (an uploaded file) a file or stack also keeps the path of the folders above it,
+    from the project's name down: the key a backup of the whole project gives it."""
     try:
         root = client.get_asset(asset_id, asset_type)
     except FrameioInputError as exc:
@@ -314,7 +352,7 @@ def resolve(
     if root.type == "folder":
         pending.append((root, safe_segment(root.name)))
     else:
-        _visit(client, root, "", include_versions, out)
+        _visit(client, root, client.folder_path(root) if keep_path else "", include_versions, out)
     while pending:
         folder, path = pending.pop()
         if folder.id in seen:
@@ -334,13 +372,15 @@ def _visit(client: FrameioClient, asset: FrameioAsset, path: str, include_versio
         if not versions:
             out.skipped.append(_skip(asset, path, "version stack has no versions"))
             return
+        # V4 numbers no versions: the oldest is v1 (v2 gives `index`, which agrees)
+        versions.sort(key=lambda v: (v.version or 0, v.created_at, v.id))
+        for position, version in enumerate(versions, start=1):
+            version.version = version.version or position
         if include_versions:
-            for position, version in enumerate(versions, start=1):
-                number = version.version or position
-                _add_file(version, key_from_segments(path, safe_segment(asset.name), f"v{number}"), out)
+            for version in versions:
+                _add_file(version, key_from_segments(path, safe_segment(asset.name), f"v{version.version}"), out)
             return
-        head = next((v for v in versions if v.id == asset.head_id), None)
-        head = head or max(versions, key=lambda v: (v.version or 0, v.created_at, v.id))
+        head = next((v for v in versions if v.id == asset.head_id), None) or versions[-1]
         _add_file(head, path, out)
         return
     _add_file(asset, path, out)

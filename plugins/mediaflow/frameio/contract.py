@@ -1,4 +1,8 @@
-"""Conf contract of `frameio_backup` (keys as in DESIGN.md, plus `asset_type`)."""
+"""Conf contract of `frameio_backup` (keys as in DESIGN.md, plus `asset_type` and `assets`).
+
+`asset_id` and `destination_bucket` are required by `validate` (the whole-conf check every way in
+runs) rather than by their JSON schema: the DAG is also scheduled on Frame.io upload events, and
+Airflow refuses a schedule on a DAG whose Params have required fields without defaults."""
 
 from __future__ import annotations
 
@@ -17,15 +21,26 @@ ASSET_TYPE_LABELS = {
     "project": "project",
 }
 
+#: a multi-asset Action sends at most 100 resources: the first is `asset_id`, the rest `assets`
+MAX_MORE_ASSETS = 99
+ASSET_ITEM_SCHEMA = {
+    "type": "object",
+    "required": ["asset_id"],
+    "additionalProperties": False,
+    "properties": {
+        "asset_id": {"type": "string", "minLength": 1, "maxLength": 128},
+        "asset_type": {"type": ["string", "null"], "enum": [None, *ASSET_TYPES]},
+    },
+}
+
 PARAMS = fields.with_deployment_defaults(
     "frameio_backup",
     {
         "asset_id": fields.text(
             "Frame.io asset id",
-            "Id of the Frame.io file, folder, version stack or project to back up (the last part of its Frame.io "
-            "URL; for the local stand-in, the project id `make up` prints). A project also needs Asset type "
-            "'project'.",
-            required=True,
+            "Required. Id of the Frame.io file, folder, version stack or project to back up (the last part of "
+            "its Frame.io URL; for the local stand-in, the project id `make up` prints). A project also needs "
+            "Asset type 'project'. (Runs started by Frame.io upload events take their files from the events.)",
             minLength=1,
             maxLength=128,
         ),
@@ -38,7 +53,7 @@ PARAMS = fields.with_deployment_defaults(
             labels=ASSET_TYPE_LABELS,
             required=False,
         ),
-        "destination_bucket": fields.bucket("Destination bucket", "S3 bucket the backup is written to.", required=True),
+        "destination_bucket": fields.bucket("Destination bucket", "Required. S3 bucket the backup is written to."),
         "destination_prefix": fields.prefix(
             "Destination prefix",
             "Key prefix in the destination bucket; keys are {prefix}/{Frame.io folder path}/{name}. Empty: none.",
@@ -64,6 +79,14 @@ PARAMS = fields.with_deployment_defaults(
             "Skip files already backed up: same key, same Frame.io asset id and size (and xxh64 when known).",
             True,
         ),
+        "assets": fields.object_list(
+            "More assets",
+            "Further Frame.io assets backed up in the same run with the same destination (a multi-asset "
+            'Action sets this): a JSON list such as [{"asset_id": "<id>", "asset_type": "file"}]. Empty: none.',
+            ASSET_ITEM_SCHEMA,
+            section="Set by Frame.io",
+            maxItems=MAX_MORE_ASSETS,
+        ),
         "interaction_id": fields.text(
             "Custom Action interaction",
             "Set by the Frame.io Custom Action webhook (the run id derives from it); leave empty.",
@@ -76,7 +99,9 @@ PARAMS = fields.with_deployment_defaults(
 
 def validate(conf: Mapping[str, Any]) -> None:
     """The rules across keys: an id to back up (not blank) and a bucket to write to."""
-    if not str(conf.get("asset_id") or "").strip():
+    if conf.get("asset_id") is None:
+        raise InputError("asset_id is required: Id of the Frame.io file, folder, version stack or project to back up.")
+    if not str(conf["asset_id"]).strip():
         raise InputError("asset_id is blank: give the id of a Frame.io file, folder, version stack or project.")
     if not conf.get("destination_bucket"):
-        raise InputError("destination_bucket is empty: name the S3 bucket the backup is written to.")
+        raise InputError("destination_bucket is required: name the S3 bucket the backup is written to.")

@@ -14,6 +14,10 @@ caller for a fresh URL once per expiry and the part goes on at once; a short rea
 than the range, or the connection cut mid-body) retries that part alone after a jittered
 backoff; a server that ignores Range (200 instead of 206) switches to one sequential stream.
 Any failure aborts the multipart upload.
+
+S3 is handed Frame.io's checksum as its own: every PUT and part carries its XXHASH64
+(`s3_checksums`), so S3 refuses bytes altered on the way, and what S3 stored (its checksum, else
+the ETag) is compared before the copy counts; an object that does not match is removed.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ from typing import Any, TypeVar
 import requests
 import xxhash
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from mediaflow.common.aws import client_config
 from mediaflow.common.backoff import backoff_delays
 from mediaflow.common.parts import MIN_PART_SIZE, MiB, PartRange, choose_part_size, iter_parts
+from mediaflow.frameio import s3_checksums as sums
 from mediaflow.frameio.session import RETRY_STATUSES, mount_retries, retries_taken, retry_policy
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,19 @@ class SizeMismatch(TransferError):
 
 class UrlExpired(TransferError):
     """The signed download URL answered 403 and no fresh one could be had."""
+
+
+#: what a server that does not take XXHASH64 multipart uploads answers (SeaweedFS: InvalidRequest)
+UNSUPPORTED_CHECKSUM_ERRORS = frozenset({"InvalidRequest", "NotImplemented", "InvalidArgument"})
+
+
+@dataclass
+class _Upload:
+    """A multipart upload, whether its parts carry XXHASH64, and the MD5 of each part sent."""
+
+    id: str
+    checksums: bool
+    md5s: dict[int, bytes] = field(default_factory=dict)
 
 
 class _NoRange(Exception):
@@ -121,6 +140,8 @@ class TransferResult:
     parts: int = 1
     part_retries: int = 0
     url_refreshes: int = 0
+    #: how S3's copy was confirmed: "S3 XXHASH64", "ETag (MD5)" or "size"
+    verified: str = ""
 
 
 class _Url:
@@ -211,12 +232,20 @@ class HttpToS3:
                 return buf
 
         body, retries = self._with_retry(spec, fetch)
-        digest = xxhash.xxh64(body).hexdigest()
+        hashed = xxhash.xxh64(body)
+        digest = hashed.hexdigest()
         self._verify(spec, len(body), digest)
         metadata = {**spec.metadata, "frameio-xxh64": spec.xxh64 or digest}
         extra = {"ContentType": spec.content_type} if spec.content_type else {}
-        self.s3.put_object(Bucket=spec.bucket, Key=spec.key, Body=body, Metadata=metadata, **extra)
-        return TransferResult(spec.key, len(body), digest, "single", 1, retries)
+        checksum = sums.b64(hashed.digest())  # Frame.io's xxh64 (verified equal above), as S3 takes it
+        put = self.s3.put_object(
+            Bucket=spec.bucket, Key=spec.key, Body=body, Metadata=metadata, ChecksumXXHASH64=checksum, **extra
+        )
+        # the MD5 is only needed where S3 does not answer with the checksum it checked (local servers)
+        expected_etag = None if sums.stored_xxh64(put) else sums.md5(body).hex()
+        self._confirm(spec, put, checksum, expected_etag)
+        verified = self._confirm(spec, self._head(spec), checksum, expected_etag)
+        return TransferResult(spec.key, len(body), digest, "single", 1, retries, verified=verified)
 
     # -- large files ---------------------------------------------------------------------------
     def _multipart(self, spec: TransferSpec, url: _Url, *, ranged: bool) -> TransferResult:
@@ -224,20 +253,48 @@ class HttpToS3:
         if spec.xxh64:
             metadata["frameio-xxh64"] = spec.xxh64
         extra = {"ContentType": spec.content_type} if spec.content_type else {}
-        upload_id = self.s3.create_multipart_upload(Bucket=spec.bucket, Key=spec.key, Metadata=metadata, **extra)[
-            "UploadId"
-        ]
+        upload = self._create(spec, metadata, extra)
         try:
             copy = self._ranged_parts if ranged else self._streamed_parts
-            return copy(spec, url, upload_id)
+            return copy(spec, url, upload)
         except BaseException:
-            self._abort(spec, upload_id)
+            self._abort(spec, upload.id)
             raise
+
+    def _create(self, spec: TransferSpec, metadata: dict[str, str], extra: dict[str, str]) -> _Upload:
+        """CreateMultipartUpload asking for XXHASH64 parts; without, where the server refuses it."""
+        args = {"Bucket": spec.bucket, "Key": spec.key, "Metadata": metadata, **extra}
+        try:
+            return _Upload(self.s3.create_multipart_upload(**args, ChecksumAlgorithm=sums.ALGORITHM)["UploadId"], True)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in UNSUPPORTED_CHECKSUM_ERRORS:
+                raise
+        log.info("%s: the S3 server takes no XXHASH64 multipart uploads; parts are checked by ETag", spec.key)
+        return _Upload(self.s3.create_multipart_upload(**args)["UploadId"], False)
+
+    def _send_part(self, spec: TransferSpec, upload: _Upload, number: int, data: bytearray) -> dict[str, Any]:
+        """UploadPart with the part's XXHASH64; the part entry for CompleteMultipartUpload once
+        S3's answer (its checksum, else its ETag) shows it holds the bytes sent."""
+        checksum = sums.xxh64_b64(data) if upload.checksums else None
+        kwargs = {"ChecksumXXHASH64": checksum} if checksum else {}
+        answer = self.s3.upload_part(
+            Bucket=spec.bucket, Key=spec.key, UploadId=upload.id, PartNumber=number, Body=data, **kwargs
+        )
+        digest = None if checksum and sums.stored_xxh64(answer) else sums.md5(data)
+        ok, how = sums.confirm(answer, checksum, digest.hex() if digest else None)
+        if not ok:
+            raise ChecksumMismatch(
+                f"s3://{spec.bucket}/{spec.key}: part {number} arrived in S3 altered ({how} differs from the bytes "
+                "sent); the upload was aborted and nothing was written. Check the network path to S3, then re-run"
+            )
+        if digest:
+            upload.md5s[number] = digest
+        return {"PartNumber": number, "ETag": answer["ETag"], **({"ChecksumXXHASH64": checksum} if checksum else {})}
 
     def _part_size(self, size: int) -> int:
         return max(MIN_PART_SIZE, choose_part_size(size, initial=max(MIN_PART_SIZE, self.config.part_size)))
 
-    def _ranged_parts(self, spec: TransferSpec, url: _Url, upload_id: str) -> TransferResult:
+    def _ranged_parts(self, spec: TransferSpec, url: _Url, upload: _Upload) -> TransferResult:
         size = spec.size or 0
         part_size = self._part_size(size)
         window = max(1, min(self.config.max_concurrency, self.config.memory_budget // part_size))
@@ -249,7 +306,7 @@ class HttpToS3:
         with ThreadPoolExecutor(max_workers=window, thread_name_prefix="part") as pool:
             try:
                 for part in parts:
-                    inflight.append(pool.submit(self._ranged_part, spec, url, upload_id, part))
+                    inflight.append(pool.submit(self._ranged_part, spec, url, upload, part))
                     if len(inflight) >= window:
                         size_done, retried = self._consume(inflight.popleft(), hasher, done)
                         total, retries = total + size_done, retries + retried
@@ -262,20 +319,20 @@ class HttpToS3:
                 raise
         digest = hasher.hexdigest()
         self._verify(spec, total, digest)
-        self._complete(spec, upload_id, done)
-        return TransferResult(spec.key, total, digest, "ranged", len(done), retries)
+        verified = self._complete(spec, upload, done, total)
+        return TransferResult(spec.key, total, digest, "ranged", len(done), retries, verified=verified)
 
     @staticmethod
     def _consume(future: Future, hasher: Any, done: list[dict[str, Any]]) -> tuple[int, int]:
         """Hash a finished part in order; its size and how many retries it took."""
-        (number, etag, data), retries = future.result()
+        (entry, data), retries = future.result()
         hasher.update(data)
-        done.append({"PartNumber": number, "ETag": etag})
+        done.append(entry)
         return len(data), retries
 
     def _ranged_part(
-        self, spec: TransferSpec, url: _Url, upload_id: str, part: PartRange
-    ) -> tuple[tuple[int, str, bytearray], int]:
+        self, spec: TransferSpec, url: _Url, upload: _Upload, part: PartRange
+    ) -> tuple[tuple[dict[str, Any], bytearray], int]:
         def fetch(tally: _Tally) -> bytearray:
             current, generation = url.get()
             with self._get(spec, current, tally, {"Range": part.http_range}) as resp:
@@ -289,16 +346,13 @@ class HttpToS3:
                     raise _ShortRead(f"part {part.number}: got {got} of {part.size} bytes")
                 return buf
 
-        def fetch_and_upload(tally: _Tally) -> tuple[int, str, bytearray]:
+        def fetch_and_upload(tally: _Tally) -> tuple[dict[str, Any], bytearray]:
             data = fetch(tally)
-            etag = self.s3.upload_part(
-                Bucket=spec.bucket, Key=spec.key, UploadId=upload_id, PartNumber=part.number, Body=data
-            )["ETag"]
-            return part.number, etag, data
+            return self._send_part(spec, upload, part.number, data), data
 
         return self._with_retry(spec, fetch_and_upload)
 
-    def _streamed_parts(self, spec: TransferSpec, url: _Url, upload_id: str) -> TransferResult:
+    def _streamed_parts(self, spec: TransferSpec, url: _Url, upload: _Upload) -> TransferResult:
         """No Range support (or unknown size): one GET, cut into parts as it arrives. A retry
         starts the stream over and overwrites the parts already sent (same part numbers)."""
         part_size = self._part_size(spec.size or 0)
@@ -318,10 +372,7 @@ class HttpToS3:
                         break
                     del buf[got:]
                     hasher.update(buf)
-                    etag = self.s3.upload_part(
-                        Bucket=spec.bucket, Key=spec.key, UploadId=upload_id, PartNumber=number, Body=buf
-                    )["ETag"]
-                    done.append({"PartNumber": number, "ETag": etag})
+                    done.append(self._send_part(spec, upload, number, buf))
                     total += got
                     number += 1
                     if got < part_size:
@@ -330,8 +381,8 @@ class HttpToS3:
 
         (total, digest, done), retries = self._with_retry(spec, stream)
         self._verify(spec, total, digest)
-        self._complete(spec, upload_id, done)
-        return TransferResult(spec.key, total, digest, "stream", len(done), retries)
+        verified = self._complete(spec, upload, done, total)
+        return TransferResult(spec.key, total, digest, "stream", len(done), retries, verified=verified)
 
     # -- shared pieces -------------------------------------------------------------------------
     def _get(
@@ -398,10 +449,36 @@ class HttpToS3:
                 "the backup, and if it persists re-upload the asset to Frame.io"
             )
 
-    def _complete(self, spec: TransferSpec, upload_id: str, done: list[dict[str, Any]]) -> None:
+    def _complete(self, spec: TransferSpec, upload: _Upload, done: list[dict[str, Any]], size: int) -> str:
+        """Complete the upload, then confirm what S3 stored: its composite XXHASH64, else the
+        multipart ETag, and the size. Returns how it was confirmed."""
         done.sort(key=lambda p: p["PartNumber"])
         self.s3.complete_multipart_upload(
-            Bucket=spec.bucket, Key=spec.key, UploadId=upload_id, MultipartUpload={"Parts": done}
+            Bucket=spec.bucket, Key=spec.key, UploadId=upload.id, MultipartUpload={"Parts": done}
+        )
+        checksum = sums.composite([p["ChecksumXXHASH64"] for p in done]) if upload.checksums else None
+        known = [upload.md5s.get(p["PartNumber"]) for p in done]
+        etag = sums.multipart_etag(known) if all(known) else None
+        head = self._head(spec)
+        if int(head.get("ContentLength", size)) != size:
+            self._remove(spec, f"S3 holds {head.get('ContentLength')} bytes, {size} were sent")
+        return self._confirm(spec, head, checksum, etag)
+
+    def _head(self, spec: TransferSpec) -> dict[str, Any]:
+        return self.s3.head_object(Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED")
+
+    def _confirm(self, spec: TransferSpec, answer: dict[str, Any], checksum: str | None, etag: str | None) -> str:
+        """How S3's copy matches the bytes sent; an object that does not is removed."""
+        ok, how = sums.confirm(answer, checksum, etag)
+        if not ok:
+            self._remove(spec, f"its {how} differs from the bytes sent")
+        return how
+
+    def _remove(self, spec: TransferSpec, why: str) -> None:
+        self.s3.delete_object(Bucket=spec.bucket, Key=spec.key)
+        raise ChecksumMismatch(
+            f"s3://{spec.bucket}/{spec.key}: the object arrived in S3 altered ({why}); it was removed, so nothing "
+            "is left behind. Check the network path to S3, then re-run the backup"
         )
 
     def _abort(self, spec: TransferSpec, upload_id: str) -> None:

@@ -21,13 +21,15 @@ from airflow.sdk import BaseOperator, Context
 from mediaflow.common.aws import client_config
 from mediaflow.common.conf import to_bool
 from mediaflow.common.errors import InputError
+from mediaflow.common.params import is_event_run
 from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import fail_fast, max_map_length
-from mediaflow.frameio.api import assign_keys, batch_sizes, chunk
+from mediaflow.frameio.api import assign_keys, batch_sizes, chunk, normalize_prefix
 from mediaflow.frameio.backup import back_up_batch
 from mediaflow.frameio.client import Resolution, resolve
 from mediaflow.frameio.hook import FrameioHook
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
+from mediaflow.frameio.sources import upload_targets
 
 PLAN_ROOT = "_mediaflow/frameio_backup"
 #: the connection fields every operator here templates, as the Amazon provider's operators do
@@ -46,9 +48,11 @@ def normalize_target(raw: dict[str, Any]) -> dict[str, Any]:
         "api_version": raw.get("api_version") or "v4",
         "account_id": raw.get("account_id") or None,
         "destination_bucket": raw.get("destination_bucket") or "",
-        "destination_prefix": (raw.get("destination_prefix") or "").strip("/"),
+        "destination_prefix": normalize_prefix(raw.get("destination_prefix") or ""),
         "include_versions": to_bool(raw.get("include_versions"), False),
         "skip_existing": to_bool(raw.get("skip_existing"), True),
+        # an uploaded file keeps its Frame.io folder path in the key, as a project backup would
+        "keep_path": to_bool(raw.get("keep_path"), False),
     }
     if not target["asset_id"]:
         raise InputError(
@@ -101,27 +105,32 @@ class FrameioResolveOperator(FrameioBaseOperator):
         JSON) (templated)
     :param targets_variable: instead of `targets`, the Airflow Variable (JSON) to read them from
         at run time, so scheduled backups pick up edits without a DAG change (templated)
+    :param more_assets: further `{asset_id, asset_type}` backed up like the first target (the
+        `assets` of a multi-asset Action) (templated)
     :param frameio_conn_id: the Frame.io connection (templated)
     :param aws_conn_id: the AWS connection for S3 (templated); None uses boto3's default chain
     :param region_name: AWS region of the S3 client (templated); None takes the connection's
     """
 
-    template_fields: Sequence[str] = ("targets", "targets_variable", *CONNECTION_FIELDS)
+    template_fields: Sequence[str] = ("targets", "targets_variable", "more_assets", *CONNECTION_FIELDS)
 
     def __init__(
         self,
         *,
         targets: list[dict[str, Any]] | str | None = None,
         targets_variable: str | None = None,
+        more_assets: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.targets = targets
         self.targets_variable = targets_variable
+        self.more_assets = more_assets
 
     @fail_fast()
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        resolved = [(target, self._resolve(target)) for target in self._targets()]
+        targets = self._event_targets(context) if is_event_run(context) else self._targets()
+        resolved = [(target, self._resolve(target)) for target in targets]
         batches = self._write_plans(resolved, _run_folder(context["run_id"]))
         summary = {
             "targets": len(resolved),
@@ -133,6 +142,12 @@ class FrameioResolveOperator(FrameioBaseOperator):
         context["ti"].xcom_push(key="summary", value=summary)
         self.log.info("plan: %s", summary)
         return batches
+
+    def _event_targets(self, context: Context) -> list[dict[str, Any]]:
+        """The files of the Frame.io upload events this run consumed, one target each."""
+        raw = upload_targets(context) or []
+        self.log.info("%d uploaded file(s) from Frame.io upload events", len(raw))
+        return [normalize_target(t) for t in raw]
 
     def _targets(self) -> list[dict[str, Any]]:
         raw = self.targets
@@ -147,11 +162,22 @@ class FrameioResolveOperator(FrameioBaseOperator):
             raw = json.loads(raw)
         if not isinstance(raw, list):
             raise InputError(f"Frame.io backup targets must be a list of objects, got {type(raw).__name__}")
-        return [normalize_target(t) for t in raw]
+        targets = [normalize_target(t) for t in raw]
+        if targets and self.more_assets:
+            if not isinstance(self.more_assets, list):
+                raise InputError("assets must be a list of {asset_id, asset_type} objects")
+            first = targets[0]
+            targets += [
+                normalize_target({**first, "asset_id": more.get("asset_id"), "asset_type": more.get("asset_type")})
+                for more in self.more_assets
+            ]
+        return targets
 
     def _resolve(self, target: dict[str, Any]) -> Resolution:
         client = self.frameio_hook.get_client(target["api_version"], target["account_id"])
-        res = resolve(client, target["asset_id"], target["asset_type"], target["include_versions"])
+        res = resolve(
+            client, target["asset_id"], target["asset_type"], target["include_versions"], keep_path=target["keep_path"]
+        )
         assign_keys(res.files, target["destination_prefix"])
         for skipped in res.skipped:
             self.log.warning(
@@ -254,13 +280,17 @@ class FrameioTransferOperator(FrameioBaseOperator):
 
 
 def frameio_backup_tasks(
-    *, targets: Any, targets_variable: str | None = None, pre_execute: Any = None
+    *, targets: Any, targets_variable: str | None = None, more_assets: Any = None, pre_execute: Any = None
 ) -> FrameioResolveOperator:
     """`resolve >> transfer` (mapped over the plan batches), shared by the triggered and the
     scheduled DAG. Tuning comes from Airflow Variables so it can change without a deploy;
     `pre_execute` runs before `resolve` (the DAG's conf check)."""
     resolve_task = FrameioResolveOperator(
-        task_id="resolve", targets=targets, targets_variable=targets_variable, pre_execute=pre_execute
+        task_id="resolve",
+        targets=targets,
+        targets_variable=targets_variable,
+        more_assets=more_assets,
+        pre_execute=pre_execute,
     )
     FrameioTransferOperator.partial(
         task_id="transfer",
