@@ -44,11 +44,16 @@ def is_not_found(exc: BaseException) -> bool:
     return status == 404 or code in NOT_FOUND_CODES
 
 
-def head_object_or_none(client: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
-    """HeadObject, or None when the object (or version) does not exist; other errors propagate."""
+def head_object_or_none(
+    client: Any, bucket: str, key: str, version_id: str | None = None, *, checksums: bool = False
+) -> dict[str, Any] | None:
+    """HeadObject, or None when the object (or version) does not exist; other errors propagate.
+    With `checksums`, the answer carries the object's stored checksum (ChecksumMode=ENABLED)."""
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if version_id:
         kwargs["VersionId"] = version_id
+    if checksums:
+        kwargs["ChecksumMode"] = "ENABLED"
     try:
         return client.head_object(**kwargs)
     except Exception as exc:

@@ -7,7 +7,15 @@ waits on another inside the pool: the thread that finishes the last part of an u
 it (or aborts it), so the pool cannot deadlock and no upload is left open on failure.
 
 S3 ignores nothing here, but moto ignores `CopySourceIfMatch`; the engine therefore also checks
-the ETag itself, before a multipart upload starts and on each CopyObject result.
+the ETag itself, before each copy and again before a multipart upload is completed.
+
+Every copy asks S3 for a full-object checksum on the destination (see `checksums`), and a copy
+is verified, with no byte read, by comparing it with the source's stored one; where the source
+has none, by the ETag, else by the size. Each result says which (`CopyResult.verified`).
+
+Every multipart upload is recorded in the run's journal (see `journal`) right after it is
+created. A retried task resumes the uploads its killed attempt left open: it lists their parts,
+keeps those of the right size, copies only the others, and completes them.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from botocore.config import Config
 from mediaflow.common.aws import client_config
 from mediaflow.common.parts import PartRange, choose_part_size, iter_parts
 from mediaflow.common.s3 import clean_etag, error_info, head_object_or_none
+from mediaflow.s3copy.checksums import Checksum, combine, destination_algorithm, stored_checksum
+from mediaflow.s3copy.journal import ABORTED, COMPLETED, JournalEntry, UploadJournal
 from mediaflow.s3copy.planning import CopyItem, initial_part_size, is_up_to_date
 
 log = logging.getLogger(__name__)
@@ -78,6 +88,16 @@ class CopyResult(NamedTuple):
     http_status: int
     message: str
     size: int
+    #: how the copy was verified: "checksum:<ALGORITHM>", "etag" or "size" ("" when not copied)
+    verified: str = ""
+
+
+class PartDone(NamedTuple):
+    """A copied part as UploadPartCopy or ListParts tells it."""
+
+    etag: str
+    size: int
+    checksum: str | None = None  # the part's CRC, in the upload's algorithm, when S3 gave it
 
 
 class CopyError(Exception):
@@ -136,7 +156,9 @@ class CopyProgress:
         )
 
 
-def make_result(item: CopyItem, status: str, message: str = "", exc: BaseException | None = None) -> CopyResult:
+def make_result(
+    item: CopyItem, status: str, message: str = "", exc: BaseException | None = None, verified: str = ""
+) -> CopyResult:
     """A result row; with `exc`, its code and status, and (unless `message` is given) a message
     naming both objects and the error."""
     code, http_status = "", 0 if status == FAILED else 200
@@ -157,6 +179,7 @@ def make_result(item: CopyItem, status: str, message: str = "", exc: BaseExcepti
         http_status,
         message,
         item.size,
+        verified,
     )
 
 
@@ -180,10 +203,24 @@ def is_plain_md5(etag: str) -> bool:
 class _Upload:
     """State of one multipart copy shared by the threads copying its parts."""
 
-    def __init__(self, item: CopyItem, upload_id: str, parts: list[PartRange], owned: bool, in_flight: int) -> None:
+    def __init__(
+        self,
+        item: CopyItem,
+        upload_id: str,
+        parts: list[PartRange],
+        owned: bool,
+        in_flight: int,
+        *,
+        kept: dict[int, PartDone] | None = None,
+        entry: JournalEntry | None = None,
+    ) -> None:
         self.item, self.upload_id, self.parts, self.owned = item, upload_id, parts, owned
-        self.etags: dict[int, str] = {}
-        self.remaining = len(parts)
+        self.entry = entry
+        #: parts already in the upload (a resumed upload) and parts copied now
+        self.done: dict[int, PartDone] = dict(kept or {})
+        self.kept = len(self.done)
+        self.to_copy = [p for p in parts if p.number not in self.done]
+        self.remaining = len(self.to_copy)
         self.error: BaseException | None = None
         self.lock = threading.Lock()
         #: bounds this object's UploadPartCopy requests in flight (CopyOptions.parts_in_flight)
@@ -198,9 +235,18 @@ class CopyEngine:
     Every call goes straight to the client: retrying throttling and transient errors is the
     client's job (botocore's retry mode, set in `mediaflow.common.aws`)."""
 
-    def __init__(self, client: Any, options: CopyOptions, *, threads: int = 32, progress: CopyProgress | None = None):
+    def __init__(
+        self,
+        client: Any,
+        options: CopyOptions,
+        *,
+        threads: int = 32,
+        progress: CopyProgress | None = None,
+        journal: UploadJournal | None = None,
+    ):
         self.client = client
         self.options = options
+        self.journal = journal
         self.threads = threads
         self.progress = progress or CopyProgress()
         self.results: list[CopyResult] = []
@@ -219,11 +265,9 @@ class CopyEngine:
 
     def start_upload(self, item: CopyItem) -> str:
         """HEAD the source (checking its ETag), read its tags, and create the destination's
-        multipart upload with the source's headers, metadata and tags; returns the upload id."""
-        source = head_object_or_none(self.client, item.bucket, item.key, item.version_id)
-        if source is None:
-            raise CopyError("NoSuchKey", "source does not exist", 404)
-        self._check_source_etag(item, source.get("ETag", ""))
+        multipart upload with the source's headers, metadata and tags, asking for a full-object
+        checksum (the source's CRC algorithm, else CRC64NVME); returns the upload id."""
+        source = self._source_head(item)
         kwargs: dict[str, Any] = {k: source[k] for k in CARRIED_HEADERS if source.get(k)}
         if source.get("Metadata"):
             kwargs["Metadata"] = source["Metadata"]
@@ -231,34 +275,69 @@ class CopyEngine:
         if tags:
             kwargs["Tagging"] = urlencode([(t["Key"], t["Value"]) for t in tags])
         resp = self.client.create_multipart_upload(
-            Bucket=item.dest_bucket, Key=item.dest_key, **kwargs, **self.options.destination_args()
+            Bucket=item.dest_bucket,
+            Key=item.dest_key,
+            ChecksumAlgorithm=destination_algorithm(stored_checksum(source)),
+            ChecksumType="FULL_OBJECT",
+            **kwargs,
+            **self.options.destination_args(),
         )
         return resp["UploadId"]
 
-    def complete_upload(self, item: CopyItem, upload_id: str, etags: Mapping[int, str], parts: int) -> None:
-        """Complete an upload of `parts` parts from their ETags, verify the copy, check that the
-        source did not change meanwhile, then delete the source if asked. On any failure the
-        upload is aborted (no orphaned parts) and the error raised."""
+    def complete_upload(self, item: CopyItem, upload_id: str, done: Mapping[int, PartDone], parts: int) -> str:
+        """Complete an upload of `parts` parts, verify the copy, then delete the source if asked;
+        returns how the copy was verified. The source is checked first (it must still be the
+        planned object: parts copied by range could otherwise mix two versions), and its stored
+        full-object checksum is handed to S3, which refuses parts that do not add up to it.
+        On any failure the upload is aborted (no orphaned parts) and the error raised."""
         try:
-            missing = [n for n in range(1, parts + 1) if n not in etags]
+            missing = [n for n in range(1, parts + 1) if n not in done]
             if missing:
                 raise CopyError(
                     "IncompleteUpload",
                     f"{len(missing)} of {parts} parts were not copied (first missing: {missing[0]}); "
                     "the upload was aborted, run the DAG again",
                 )
-            ordered = [{"PartNumber": n, "ETag": f'"{clean_etag(etags[n])}"'} for n in range(1, parts + 1)]
+            source = stored_checksum(self._source_head(item))
+            algorithm = destination_algorithm(source)
+            ordered = [done[n] for n in range(1, parts + 1)]
+            listed = [{"PartNumber": n, "ETag": f'"{clean_etag(p.etag)}"'} for n, p in enumerate(ordered, 1)]
+            full: str | None = source.value if source is not None and source.algorithm == algorithm else None
+            if all(p.checksum for p in ordered):
+                for entry, p in zip(listed, ordered, strict=True):
+                    entry[f"Checksum{algorithm}"] = p.checksum
+                combined = combine([(str(p.checksum), p.size) for p in ordered], algorithm)
+                if full is not None and combined != full:
+                    raise CopyError(
+                        "VerifyFailed",
+                        f"the copied parts' {algorithm} combine to {combined}, the source's is {full}; "
+                        "the upload was aborted, run the DAG again",
+                    )
+                full = combined
+            checksum_args = {"ChecksumType": "FULL_OBJECT", f"Checksum{algorithm}": full} if full else {}
             try:
                 self.client.complete_multipart_upload(
-                    Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id, MultipartUpload={"Parts": ordered}
+                    Bucket=item.dest_bucket,
+                    Key=item.dest_key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": listed},
+                    **checksum_args,
                 )
             except Exception as exc:
-                if error_info(exc)[0] != "NoSuchUpload":
+                code = error_info(exc)[0]
+                if code in ("BadDigest", "InvalidDigest"):
+                    raise CopyError(
+                        "VerifyFailed",
+                        f"S3 refused to complete the upload ({code}): its parts do not add up to the "
+                        f"{algorithm} {full}; the upload was aborted, run the DAG again",
+                        400,
+                    ) from exc
+                if code != "NoSuchUpload":
                     raise
                 # a retried request whose first attempt completed it: the checks below decide
-            self.verify(item, composite_etag([p["ETag"] for p in ordered]))
-            self._check_source_unchanged(item)
+            verified = self.verify(item, composite_etag([p["ETag"] for p in listed]), source)
             self._delete_source(item)
+            return verified
         except BaseException:
             self.abort_upload(item, upload_id)
             raise
@@ -267,23 +346,25 @@ class CopyEngine:
         """Complete an upload whose parts several tasks copied (its parts listed from S3) with
         `complete_upload`, or abort it when a part is missing; one result for the object."""
         try:
-            etags = self._listed_parts(item, upload_id)
+            done = self.listed_parts(item, upload_id)
         except Exception as exc:  # noqa: BLE001 - reported per object
             self.abort_upload(item, upload_id)
             return make_result(item, FAILED, exc=exc)
         try:
-            if etags is None:  # no such upload: an earlier attempt of this step completed it
-                self.verify(item, None)
-                return make_result(item, COPIED, f"copied to s3://{item.dest_bucket}/{item.dest_key}")
-            self.complete_upload(item, upload_id, etags, parts)
-            return make_result(item, COPIED, f"copied in {parts} parts by several tasks")
+            if done is None:  # no such upload: an earlier attempt of this step completed it
+                verified = self.verify(item, None, stored_checksum(self._source_head(item)))
+                return make_result(
+                    item, COPIED, f"copied to s3://{item.dest_bucket}/{item.dest_key}", verified=verified
+                )
+            verified = self.complete_upload(item, upload_id, done, parts)
+            return make_result(item, COPIED, f"copied in {parts} parts by several tasks", verified=verified)
         except Exception as exc:  # noqa: BLE001 - reported per object; complete_upload aborted it
             return make_result(item, FAILED, exc=exc)
 
     def abort_upload(self, item: CopyItem, upload_id: str) -> None:
         """Abort the destination's upload; a leftover upload would keep billing for its parts.
         An upload already gone is fine; any other error is logged, since the object's own
-        error is what the report shows."""
+        error is what the report shows (and the report step's sweep aborts it then)."""
         try:
             self.client.abort_multipart_upload(Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id)
         except Exception as exc:  # noqa: BLE001
@@ -292,22 +373,64 @@ class CopyEngine:
                     "could not abort upload %s of s3://%s/%s: %s", upload_id, item.dest_bucket, item.dest_key, exc
                 )
 
-    def verify(self, item: CopyItem, expected_etag: str | None = None) -> None:
-        """The destination exists with the source's size (and `expected_etag`, unless SSE-KMS
-        makes ETags opaque); raises CopyError("VerifyFailed") otherwise."""
-        head = head_object_or_none(self.client, item.dest_bucket, item.dest_key)
+    def verify(self, item: CopyItem, expected_etag: str | None = None, source: Checksum | None = None) -> str:
+        """The destination exists with the source's size, and with the source's stored
+        full-object checksum when both have one of the same algorithm, else with
+        `expected_etag` (unless SSE-KMS makes ETags opaque). Returns how it was verified
+        ("checksum:<ALGORITHM>", "etag" or "size"); raises CopyError("VerifyFailed") otherwise."""
+        head = head_object_or_none(self.client, item.dest_bucket, item.dest_key, checksums=True)
         if head is None:
             raise CopyError("VerifyFailed", "destination missing after copy", 404)
         if int(head["ContentLength"]) != item.size:
             raise CopyError("VerifyFailed", f"destination has {head['ContentLength']} bytes, source {item.size}")
-        if expected_etag and not self.options.sse_kms_key_id and clean_etag(head.get("ETag")) != expected_etag:
+        return self._compare(item, source, stored_checksum(head, source.algorithm) if source else None) or (
+            self._compare_etag(head.get("ETag"), expected_etag)
+        )
+
+    @staticmethod
+    def _compare(item: CopyItem, source: Checksum | None, dest: Checksum | None) -> str:
+        """ "checksum:<ALGORITHM>" when source and destination hold comparable checksums that
+        match; VerifyFailed when they differ; "" when there is nothing to compare."""
+        if source is None or dest is None:
+            return ""
+        if dest.value != source.value:
             raise CopyError(
-                "VerifyFailed", f"destination ETag {clean_etag(head.get('ETag'))}, expected {expected_etag}"
+                "VerifyFailed",
+                f"s3://{item.dest_bucket}/{item.dest_key} has {dest.algorithm} {dest.value}, "
+                f"its source s3://{item.bucket}/{item.key} {source.value}: the copy is not the source",
             )
+        return source.method
+
+    def _compare_etag(self, etag: str | None, expected: str | None) -> str:
+        if not expected or self.options.sse_kms_key_id:
+            return "size"
+        if clean_etag(etag) != expected:
+            raise CopyError("VerifyFailed", f"destination ETag {clean_etag(etag)}, expected {expected}")
+        return "etag"
+
+    def listed_parts(self, item: CopyItem, upload_id: str) -> dict[int, PartDone] | None:
+        """The parts an upload holds, from S3 (ListParts); None when it does not exist."""
+        try:
+            pages = self.client.get_paginator("list_parts").paginate(
+                Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id
+            )
+            done: dict[int, PartDone] = {}
+            for page in pages:
+                algorithm = page.get("ChecksumAlgorithm") or ""
+                for p in page.get("Parts", ()):
+                    checksum = p.get(f"Checksum{algorithm}") if algorithm else None
+                    done[p["PartNumber"]] = PartDone(clean_etag(p.get("ETag")), int(p.get("Size", -1)), checksum)
+            return done
+        except Exception as exc:
+            if error_info(exc)[0] == "NoSuchUpload":
+                return None
+            raise
 
     # -- checks ---------------------------------------------------------------------------------
-    def _record(self, item: CopyItem, status: str, exc: BaseException | None = None, message: str = "") -> None:
-        result = make_result(item, status, message, exc)
+    def _record(
+        self, item: CopyItem, status: str, exc: BaseException | None = None, message: str = "", verified: str = ""
+    ) -> None:
+        result = make_result(item, status, message, exc, verified)
         with self._results_lock:
             self.results.append(result)
         self.progress.add(result)
@@ -329,29 +452,17 @@ class CopyEngine:
                 412,
             )
 
-    def _check_source_unchanged(self, item: CopyItem) -> None:
-        """After a multipart copy: the source still is the planned object (parts copied by
-        range could otherwise mix two versions)."""
-        head = head_object_or_none(self.client, item.bucket, item.key, item.version_id)
+    def _source_head(self, item: CopyItem) -> dict[str, Any]:
+        """HEAD of the source with its stored checksum; it must still be the planned object."""
+        head = head_object_or_none(self.client, item.bucket, item.key, item.version_id, checksums=True)
         if head is None:
-            raise CopyError("NoSuchKey", "source disappeared during the copy", 404)
+            raise CopyError("NoSuchKey", "source does not exist", 404)
         self._check_source_etag(item, head.get("ETag", ""))
+        return head
 
     def _delete_source(self, item: CopyItem) -> None:
         if self.options.delete_source:
             self.client.delete_object(**_source(item))
-
-    def _listed_parts(self, item: CopyItem, upload_id: str) -> dict[int, str] | None:
-        """Part number -> ETag of an upload, from S3; None when the upload does not exist."""
-        try:
-            pages = self.client.get_paginator("list_parts").paginate(
-                Bucket=item.dest_bucket, Key=item.dest_key, UploadId=upload_id
-            )
-            return {p["PartNumber"]: p["ETag"] for page in pages for p in page.get("Parts", ())}
-        except Exception as exc:
-            if error_info(exc)[0] == "NoSuchUpload":
-                return None
-            raise
 
     # -- single request copy --------------------------------------------------------------------
     def _copy_small(self, item: CopyItem) -> None:
@@ -359,47 +470,89 @@ class CopyEngine:
             if self.options.skip_existing and self.up_to_date(item):
                 self._record(item, SKIPPED, message="destination already up to date")
                 return
-            if item.etag and not is_plain_md5(item.etag):
-                # the copy gets a new single-part ETag, so compare the source before copying
-                head = head_object_or_none(self.client, item.bucket, item.key, item.version_id)
-                if head is None:
-                    raise CopyError("NoSuchKey", "source no longer exists", 404)
-                self._check_source_etag(item, head.get("ETag", ""))
+            source = stored_checksum(self._source_head(item))
+            algorithm = destination_algorithm(source)
             resp = self.client.copy_object(
                 Bucket=item.dest_bucket,
                 Key=item.dest_key,
                 CopySource=_source(item),
                 MetadataDirective="COPY",
                 TaggingDirective="COPY",
+                ChecksumAlgorithm=algorithm,
                 **_if_match(item),
                 **self.options.destination_args(),
             )
-            new_etag = clean_etag(resp.get("CopyObjectResult", {}).get("ETag"))
-            if self._etag_is_md5(item, resp):
-                # S3 computed the destination's MD5 while copying it: equal to the planned source
-                # MD5, the bytes (and so the size) are the planned object's. A HEAD would only
-                # repeat that, at one more request per object.
-                self._check_source_etag(item, new_etag)
-            else:
-                self.verify(item, None)
+            result = resp.get("CopyObjectResult", {})
+            # S3 computed the destination's checksum (and MD5) while copying: compared with the
+            # source's, they prove the bytes are the planned object's, and a HEAD would only repeat them
+            verified = self._compare(item, source, stored_checksum(result, algorithm))
+            if not verified and self._etag_is_md5(item, resp):
+                self._check_source_etag(item, result.get("ETag", ""))
+                verified = "etag"
+            if not verified:
+                verified = self.verify(item, None, source)
             self._delete_source(item)
-            self._record(item, COPIED, message="copied")
+            self._record(item, COPIED, message="copied", verified=verified)
         except Exception as exc:  # noqa: BLE001 - recorded per object, the payload goes on
             self._record(item, FAILED, exc)
 
     # -- multipart copy -------------------------------------------------------------------------
     def _begin(self, item: CopyItem) -> _Upload | None:
-        """Skip check, then `start_upload`; None when skipped or failed (both recorded)."""
+        """Skip check, then resume this run's open upload of the object or `start_upload`;
+        None when skipped or failed (both recorded)."""
         try:
             if self.options.skip_existing and self.up_to_date(item):
                 self._record(item, SKIPPED, message="destination already up to date")
                 return None
+            resumed = self._resume(item)
+            if resumed is not None:
+                return resumed
             upload_id = self.start_upload(item)
         except Exception as exc:  # noqa: BLE001
             self._record(item, FAILED, exc)
             return None
-        parts = list(iter_parts(item.size, choose_part_size(item.size, self.options.part_size_floor)))
-        return _Upload(item, upload_id, parts, owned=True, in_flight=self.options.parts_in_flight)
+        part_size = choose_part_size(item.size, self.options.part_size_floor)
+        entry = self.journal.started(item, upload_id, part_size) if self.journal else None
+        parts = list(iter_parts(item.size, part_size))
+        return _Upload(item, upload_id, parts, owned=True, in_flight=self.options.parts_in_flight, entry=entry)
+
+    def _resume(self, item: CopyItem) -> _Upload | None:
+        """The upload an earlier attempt of this run started for `item` and left open, with the
+        parts it holds that have the right size; None when there is none to resume. Open
+        uploads of the object that cannot be resumed are aborted."""
+        if self.journal is None:
+            return None
+        planned = [item.bucket, item.key, item.version_id, item.etag]
+        resumed: _Upload | None = None
+        for entry in self.journal.open_entries(item):
+            parts = list(iter_parts(item.size, entry.part_size)) if entry.part_size else []
+            listed = None
+            if resumed is None and entry.source == planned and entry.size == item.size and parts:
+                listed = self.listed_parts(item, entry.upload_id)
+            if listed is None or any(n > len(parts) for n in listed):
+                self.abort_upload(item, entry.upload_id)
+                self.journal.finished(entry, ABORTED)
+                continue
+            kept = {n: p for n, p in listed.items() if p.etag and p.size == parts[n - 1].size}
+            log.info(
+                "resuming upload %s of s3://%s/%s: %s of %s parts already copied, copying %s",
+                entry.upload_id,
+                item.dest_bucket,
+                item.dest_key,
+                len(kept),
+                len(parts),
+                len(parts) - len(kept),
+            )
+            resumed = _Upload(
+                item,
+                entry.upload_id,
+                parts,
+                owned=True,
+                in_flight=self.options.parts_in_flight,
+                kept=kept,
+                entry=entry,
+            )
+        return resumed
 
     def _copy_part(self, upload: _Upload, part: PartRange) -> None:
         with upload.slots:
@@ -418,8 +571,12 @@ class CopyEngine:
                     CopySourceRange=part.http_range,
                     **_if_match(item),
                 )
+                result = resp["CopyPartResult"]
+                # the part's CRC in the upload's algorithm, where the server gives it (S3 does)
+                crc = stored_checksum(result)
+                checksum = crc.value if crc else None
                 with upload.lock:
-                    upload.etags[part.number] = clean_etag(resp["CopyPartResult"]["ETag"])
+                    upload.done[part.number] = PartDone(clean_etag(result["ETag"]), part.size, checksum)
                 self.progress.add_part_bytes(part.size)
         except Exception as exc:  # noqa: BLE001
             with upload.lock:
@@ -432,9 +589,11 @@ class CopyEngine:
 
     def _finish(self, upload: _Upload) -> None:
         item = upload.item
+        copied = len(upload.parts) - upload.kept
         if not upload.owned:  # a chunk of a spread upload: the completion step finishes it
             if upload.error is None:
-                self._record(item, PARTS_COPIED, message=f"parts {item.first_part}-{item.last_part} copied")
+                kept = f" ({upload.kept} already there)" if upload.kept else ""
+                self._record(item, PARTS_COPIED, message=f"parts {item.first_part}-{item.last_part} copied{kept}")
             else:
                 self._record(item, PARTS_FAILED, upload.error)
             return
@@ -442,10 +601,36 @@ class CopyEngine:
             if upload.error is not None:
                 self.abort_upload(item, upload.upload_id)
                 raise upload.error
-            self.complete_upload(item, upload.upload_id, upload.etags, len(upload.parts))
-            self._record(item, COPIED, message=f"copied in {len(upload.parts)} parts")
+            verified = self.complete_upload(item, upload.upload_id, upload.done, len(upload.parts))
+            self._journal(upload, COMPLETED)
+            resumed = f" ({upload.kept} kept from an earlier attempt, {copied} copied now)" if upload.kept else ""
+            self._record(item, COPIED, message=f"copied in {len(upload.parts)} parts{resumed}", verified=verified)
         except Exception as exc:  # noqa: BLE001
+            self._journal(upload, ABORTED)  # complete_upload aborted it
             self._record(item, FAILED, exc)
+
+    def _journal(self, upload: _Upload, state: str) -> None:
+        if self.journal is not None and upload.entry is not None:
+            try:
+                self.journal.finished(upload.entry, state)
+            except Exception as exc:  # noqa: BLE001 - the report step's sweep settles it
+                log.warning("could not record upload %s as %s: %s", upload.upload_id, state, exc)
+
+    def _chunk(self, item: CopyItem) -> _Upload:
+        """A run of parts of a spread upload; parts an earlier attempt copied are kept."""
+        parts = [p for p in iter_parts(item.size, item.part_size) if item.first_part <= p.number <= item.last_part]
+        listed = self.listed_parts(item, item.upload_id or "") or {}
+        sizes = {p.number: p.size for p in parts}
+        kept = {n: p for n, p in listed.items() if n in sizes and p.etag and p.size == sizes[n]}
+        return _Upload(
+            item, item.upload_id or "", parts, owned=False, in_flight=self.options.parts_in_flight, kept=kept
+        )
+
+    def _start_parts(self, pool: ThreadPoolExecutor, upload: _Upload) -> list[Any]:
+        if not upload.to_copy:  # everything was there already
+            self._finish(upload)
+            return []
+        return [pool.submit(self._copy_part, upload, p) for p in upload.to_copy]
 
     # -- entry point ----------------------------------------------------------------------------
     def run(self, items: Iterable[CopyItem]) -> list[CopyResult]:
@@ -455,15 +640,10 @@ class CopyEngine:
             large: list[CopyItem] = []
             for item in items:
                 if item.is_parts:
-                    parts = [
-                        p
-                        for p in iter_parts(item.size, item.part_size)
-                        if item.first_part <= p.number <= item.last_part
-                    ]
-                    upload = _Upload(
-                        item, item.upload_id or "", parts, owned=False, in_flight=self.options.parts_in_flight
-                    )
-                    futures += [pool.submit(self._copy_part, upload, p) for p in parts]
+                    try:
+                        futures += self._start_parts(pool, self._chunk(item))
+                    except Exception as exc:  # noqa: BLE001 - ListParts failed: the chunk failed
+                        self._record(item, PARTS_FAILED, exc)
                 elif item.size > threshold:
                     large.append(item)
                 else:
@@ -473,7 +653,7 @@ class CopyEngine:
             for started in starts:
                 upload = started.result()
                 if upload is not None:
-                    futures += [pool.submit(self._copy_part, upload, p) for p in upload.parts]
+                    futures += self._start_parts(pool, upload)
             wait(futures)
             for future in futures:
                 future.result()  # re-raise programming errors; object errors are already recorded
@@ -498,9 +678,10 @@ def copy_payload(
     *,
     threads: int = 32,
     progress: CopyProgress | None = None,
+    journal: UploadJournal | None = None,
 ) -> list[CopyResult]:
     """Copy one payload with one shared client and `threads` threads; one result per item.
 
     The client should be created with `shared_client_config(threads)`, so that every thread
     gets a connection and botocore retries throttling. Per-object failures are results, not exceptions."""
-    return CopyEngine(client, options, threads=threads, progress=progress).run(items)
+    return CopyEngine(client, options, threads=threads, progress=progress, journal=journal).run(items)

@@ -5,6 +5,11 @@ into an S3 Batch Operations-style completion report (no header; columns Bucket, 
 VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage; keys URL-encoded) and a JSON
 summary. Because the report has the manifest's first three columns, a `failed` report can be
 fed straight back as `manifest_uri` to retry just those objects.
+
+The Batch Operations format has no column for how a copy was verified, and readers of it expect
+exactly its seven; so a copied object's ResultMessage ends with `; verified by <method>`
+(`checksum:CRC64NVME`, `etag` or `size`), and `summary.json` counts the methods (`verified`).
+Uploads the run had to abort are listed in `summary.json` (`aborted_uploads`).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class ReportWriter:
     bytes_copied: int = 0
     bytes_planned: int = 0
     rows: int = 0
+    verified: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.scope not in ("all", "failed"):
@@ -70,6 +76,8 @@ class ReportWriter:
         self.counts[r.status] = self.counts.get(r.status, 0) + 1
         if r.status == COPIED:
             self.bytes_copied += r.size
+            method = r.verified or "unknown"
+            self.verified[method] = self.verified.get(method, 0) + 1
         if r.status == PLANNED:
             self.bytes_planned += r.size
         if self.scope == "failed" and r.status != FAILED:
@@ -81,7 +89,11 @@ class ReportWriter:
         elif r.status == PLANNED:
             task_status = "planned"
         elif r.status == COPIED:
-            message = f"copied to s3://{r.dest_bucket}/{r.dest_key}"
+            # the engine's "copied in N parts (...)" keeps its detail after the destination
+            detail = r.message[len("copied") :] if r.message.startswith("copied in ") else ""
+            message = f"copied to s3://{r.dest_bucket}/{r.dest_key}{detail}"
+            if r.verified:
+                message += f"; verified by {r.verified}"
         self._csv.writerow(
             [
                 r.bucket,
@@ -108,6 +120,7 @@ class ReportWriter:
             "failed": self.counts[FAILED],
             "planned": self.counts[PLANNED],
             "planned_bytes": self.bytes_planned,
+            "verified": dict(sorted(self.verified.items())),
             "duration_seconds": round(duration, 3),
             "throughput_bytes_per_second": round(self.bytes_copied / duration, 1) if duration > 0 else None,
             "dry_run": self.dry_run,
