@@ -41,6 +41,7 @@ from mediaflow.s3copy.engine import (
 )
 from mediaflow.s3copy.hook import S3CopyHook
 from mediaflow.s3copy.inventory import iter_listing, open_inventory, resolve_archived
+from mediaflow.s3copy.journal import AbortedUpload, UploadJournal, settle_uploads
 from mediaflow.s3copy.planning import (
     CopyItem,
     PlanLimits,
@@ -140,6 +141,10 @@ class BulkCopyBaseOperator(BaseOperator):
         bucket = report_bucket_for(self.report_bucket, self.destination_bucket, self.routes)
         return bucket, work_prefix(self.report_prefix or "", context["run_id"])
 
+    def journal(self, s3: Any, context: Context) -> UploadJournal:
+        """The run's record of the multipart uploads its copy tasks started."""
+        return UploadJournal(s3, *self.work(context))
+
     def read_plan(self, s3: Any, context: Context) -> dict[str, Any] | None:
         bucket, prefix = self.work(context)
         data = _get_or_none(s3, bucket, prefix + PLAN_FILE)
@@ -158,6 +163,18 @@ def _get_or_none(s3: Any, bucket: str, key: str) -> bytes | None:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
+
+
+def _unfinished_spread(plan: dict[str, Any]) -> Iterator[CopyResult]:
+    """Objects copied by several tasks whose completion step wrote no result: failed."""
+    for spread in plan.get("spread", ()):
+        if spread.get("upload_id"):
+            yield make_result(
+                CopyItem(*spread["item"]),
+                FAILED,
+                "its parts were copied by several tasks, but complete_uploads did not finish it; run again",
+                CopyError("IncompleteUpload", "not completed"),
+            )
 
 
 def _copy_task_cap(context: Context) -> int | None:
@@ -420,7 +437,14 @@ class S3CopyPayloadOperator(BulkCopyBaseOperator):
         items = self._items(s3)
         progress = CopyProgress(len(items), self.payload.get("bytes", 0), self.progress_interval, self.log.info)
         self.log.info("payload %s: %s items, %s bytes", index, len(items), self.payload.get("bytes"))
-        results = copy_payload(s3, items, self._options(context), threads=self.threads, progress=progress)
+        results = copy_payload(
+            s3,
+            items,
+            self._options(context),
+            threads=self.threads,
+            progress=progress,
+            journal=self.journal(s3, context),
+        )
         work_bucket, prefix = self.work(context)
         s3.put_object(
             Bucket=work_bucket, Key=f"{prefix}results/payload-{int(index):05d}.jsonl.gz", Body=encode_results(results)
@@ -508,12 +532,14 @@ class S3CopyReportOperator(BulkCopyBaseOperator):
         s3 = self.client()
         plan = self.read_plan_or_fail(s3, context)
         bucket, prefix = self.work(context)
+        aborted = [] if plan.get("dry_run") else self._settle_uploads(s3, context, plan)
         writer, report_key = self._write_report(s3, bucket, prefix, plan)
         summary = writer.summary(
             time.time() - float(plan["started_at"]),
             report_uri=f"s3://{bucket}/{report_key}",
             plan_uri=f"s3://{bucket}/{prefix}{PLAN_FILE}",
             payloads=len(plan["payloads"]),
+            aborted_uploads=[dataclasses.asdict(a) for a in aborted],
         )
         s3.put_object(Bucket=bucket, Key=f"{prefix}summary.json", Body=json.dumps(summary, indent=2).encode())
         self.log.info("report: %s", json.dumps(summary))
@@ -523,6 +549,51 @@ class S3CopyReportOperator(BulkCopyBaseOperator):
                 f"{summary['skipped']} skipped); see the report at {summary['report_uri']}"
             )
         return {k: summary[k] for k in ("objects", "copied", "bytes", "skipped", "failed", "planned", "report_uri")}
+
+    def _settle_uploads(self, s3: Any, context: Context, plan: dict[str, Any]) -> list[AbortedUpload]:
+        """Abort every multipart upload of this run still open (see `journal.settle_uploads`);
+        every copy and completion task has finished by now (trigger rule all_done). What had
+        to be aborted was not completed, so its object is reported failed by its own row."""
+        run_uploads = [
+            (item.dest_bucket, item.dest_key, spread["upload_id"])
+            for spread in plan.get("spread", ())
+            if spread.get("upload_id")
+            for item in [CopyItem(*spread["item"])]
+        ]
+        journal = self.journal(s3, context)
+        buckets = {b for b, _, _ in run_uploads} | {e.dest_bucket for e in journal.entries()}
+        buckets |= {r.get("bucket") for r in self.routes or () if r.get("bucket")}
+        if self.destination_bucket:
+            buckets.add(self.destination_bucket)
+        aborted = settle_uploads(
+            s3,
+            journal,
+            started_at=float(plan["started_at"]),
+            buckets=buckets,
+            run_uploads=run_uploads,
+            in_plan=lambda keys: self._planned(s3, plan, keys),
+        )
+        for a in aborted:
+            self.log.warning(
+                "aborted multipart upload %s of s3://%s/%s (%s parts): %s",
+                a.upload_id,
+                a.bucket,
+                a.key,
+                a.parts,
+                a.reason,
+            )
+        return aborted
+
+    @staticmethod
+    def _planned(s3: Any, plan: dict[str, Any], keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (bucket, key) destinations the plan copies to, from its manifests."""
+        found: set[tuple[str, str]] = set()
+        for payload in plan["payloads"]:
+            mb, mk = parse_s3_uri(payload["uri"])
+            for item in read_manifest(gzip.decompress(s3.get_object(Bucket=mb, Key=mk)["Body"].read()).splitlines()):
+                if (item.dest_bucket, item.dest_key) in keys:
+                    found.add((item.dest_bucket, item.dest_key))
+        return found
 
     def _write_report(self, s3: Any, bucket: str, prefix: str, plan: dict[str, Any]) -> tuple[ReportWriter, str]:
         """Stream every result (rejected rows, payloads, spread uploads) into `report.csv`."""
@@ -539,6 +610,8 @@ class S3CopyReportOperator(BulkCopyBaseOperator):
                     data = _get_or_none(s3, bucket, f"{prefix}results/{name}")
                     if data is not None:
                         writer.add_all(decode_results(data))
+                    elif name == "spread.jsonl.gz" and not plan["dry_run"]:
+                        writer.add_all(_unfinished_spread(plan))
             s3.upload_file(str(csv_path), bucket, report_key)
         return writer, report_key
 
