@@ -315,8 +315,9 @@ class CopyEngine:
                     )
                 full = combined
             checksum_args = {"ChecksumType": "FULL_OBJECT", f"Checksum{algorithm}": full} if full else {}
+            completed: dict[str, Any] = {}
             try:
-                self.client.complete_multipart_upload(
+                completed = self.client.complete_multipart_upload(
                     Bucket=item.dest_bucket,
                     Key=item.dest_key,
                     UploadId=upload_id,
@@ -335,7 +336,11 @@ class CopyEngine:
                 if code != "NoSuchUpload":
                     raise
                 # a retried request whose first attempt completed it: the checks below decide
-            verified = self.verify(item, composite_etag([p["ETag"] for p in listed]), source)
+            try:
+                verified = self.verify(item, composite_etag([p["ETag"] for p in listed]), source)
+            except CopyError as exc:
+                self._discard(item, exc, completed.get("ETag"))
+                raise
             self._delete_source(item)
             return verified
         except BaseException:
@@ -460,6 +465,17 @@ class CopyEngine:
         self._check_source_etag(item, head.get("ETag", ""))
         return head
 
+    def _discard(self, item: CopyItem, exc: CopyError, etag: str | None) -> None:
+        """A copy that failed its verification must not stay where a re-run's skip check would
+        take it for a good one: delete it, if the destination still is the object this copy
+        wrote (same ETag), never what another writer put there since."""
+        if exc.code not in ("VerifyFailed", "PreconditionFailed") or not etag:
+            return
+        head = head_object_or_none(self.client, item.dest_bucket, item.dest_key)
+        if head is not None and clean_etag(head.get("ETag")) == clean_etag(etag):
+            self.client.delete_object(Bucket=item.dest_bucket, Key=item.dest_key)
+            log.warning("deleted s3://%s/%s: %s", item.dest_bucket, item.dest_key, exc)
+
     def _delete_source(self, item: CopyItem) -> None:
         if self.options.delete_source:
             self.client.delete_object(**_source(item))
@@ -485,12 +501,16 @@ class CopyEngine:
             result = resp.get("CopyObjectResult", {})
             # S3 computed the destination's checksum (and MD5) while copying: compared with the
             # source's, they prove the bytes are the planned object's, and a HEAD would only repeat them
-            verified = self._compare(item, source, stored_checksum(result, algorithm))
-            if not verified and self._etag_is_md5(item, resp):
-                self._check_source_etag(item, result.get("ETag", ""))
-                verified = "etag"
-            if not verified:
-                verified = self.verify(item, None, source)
+            try:
+                verified = self._compare(item, source, stored_checksum(result, algorithm))
+                if not verified and self._etag_is_md5(item, resp):
+                    self._check_source_etag(item, result.get("ETag", ""))
+                    verified = "etag"
+                if not verified:
+                    verified = self.verify(item, None, source)
+            except CopyError as exc:
+                self._discard(item, exc, result.get("ETag"))
+                raise
             self._delete_source(item)
             self._record(item, COPIED, message="copied", verified=verified)
         except Exception as exc:  # noqa: BLE001 - recorded per object, the payload goes on
