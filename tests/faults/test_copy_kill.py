@@ -1,7 +1,8 @@
 """SIGKILL a copy task of `s3_bulk_copy` in the middle of its multipart copies: Airflow retries
 it, the retry resumes the uploads its killed attempt left open (copying only the missing parts),
 and the run ends with every object copied and verified, no upload left open, and a report that
-matches the bucket."""
+matches the bucket. About 90 to 120 s: starting the deployment and Airflow's 20 s retry delay
+take most of it; the objects are just large enough for the kill to land mid-copy."""
 
 from __future__ import annotations
 
