@@ -120,6 +120,10 @@ def test_copies_a_mixed_tree_then_a_rerun_copies_nothing(airflow_db, local_stack
         "in/small.json",
     }
     assert {r[3] for r in rows} == {"succeeded"}
+    # the sources carry botocore's default CRC32: every copy, the spread one too, was proven by it
+    assert summary["verified"] == {"checksum:CRC32": n}, summary
+    assert all(r[6].endswith("; verified by checksum:CRC32") for r in rows), rows
+    assert summary["aborted_uploads"] == []
 
     again = run_dag("s3_bulk_copy", conf)
     assert again.state == "success", again.task_states
