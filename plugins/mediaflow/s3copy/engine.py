@@ -532,7 +532,12 @@ class CopyEngine:
             self._record(item, FAILED, exc)
             return None
         part_size = choose_part_size(item.size, self.options.part_size_floor)
-        entry = self.journal.started(item, upload_id, part_size) if self.journal else None
+        try:
+            entry = self.journal.started(item, upload_id, part_size) if self.journal else None
+        except Exception as exc:  # noqa: BLE001 - an upload nobody could find again is not started
+            self.abort_upload(item, upload_id)
+            self._record(item, FAILED, exc)
+            return None
         parts = list(iter_parts(item.size, part_size))
         return _Upload(item, upload_id, parts, owned=True, in_flight=self.options.parts_in_flight, entry=entry)
 
