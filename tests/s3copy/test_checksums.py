@@ -70,19 +70,36 @@ def test_every_copy_asks_for_the_full_object_checksum_and_is_verified_by_it(clie
     client.put_object(Bucket=src, Key="a.txt", Body=small, ChecksumAlgorithm="CRC64NVME")
     client.put_object(Bucket=src, Key="b.mov", Body=large, ChecksumAlgorithm="CRC64NVME")
     client.put_object(Bucket=src, Key="c.txt", Body=b"crc32 by default")  # botocore's default: CRC32
-    items = [_item(client, src, k, dst) for k in ("a.txt", "b.mov", "c.txt")]
+    # a source uploaded in parts (its ETag is no MD5) under the multipart threshold of this copy
+    parts = client.create_multipart_upload(
+        Bucket=src, Key="d.bin", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+    )
+    done = client.upload_part(Bucket=src, Key="d.bin", UploadId=parts["UploadId"], PartNumber=1, Body=b"d" * 1000)
+    client.complete_multipart_upload(
+        Bucket=src,
+        Key="d.bin",
+        UploadId=parts["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": done["ETag"]}]},
+    )
+    items = [_item(client, src, k, dst) for k in ("a.txt", "b.mov", "c.txt", "d.bin")]
     sent = captured(client, "CopyObject", "CreateMultipartUpload", "UploadPartCopy", "CompleteMultipartUpload")
 
     results = {r.key: r for r in copy_payload(client, items, OPTIONS, threads=4)}
 
     assert {k: (r.status, r.verified) for k, r in results.items()} == {
-        "a.txt": (COPIED, "checksum:CRC64NVME"),
+        # one request: the copy's MD5, computed by S3 from the bytes it wrote, is the planned source's
+        "a.txt": (COPIED, "etag"),
         "b.mov": (COPIED, "checksum:CRC64NVME"),
-        "c.txt": (COPIED, "checksum:CRC32"),  # the source's algorithm, so the two compare
+        "c.txt": (COPIED, "etag"),
+        "d.bin": (COPIED, "checksum:CRC32"),  # the source's algorithm, so the two compare
     }
     copies = {p["Key"]: p for op, p in sent if op == "CopyObject"}
-    assert copies["a.txt"]["ChecksumAlgorithm"] == "CRC64NVME"
-    assert copies["c.txt"]["ChecksumAlgorithm"] == "CRC32"
+    assert {k: p["ChecksumAlgorithm"] for k, p in copies.items()} == {
+        "a.txt": "CRC64NVME",
+        "c.txt": "CRC64NVME",
+        "d.bin": "CRC32",
+    }
+    assert client.head_object(Bucket=dst, Key="a.txt", ChecksumMode="ENABLED")["ChecksumCRC64NVME"] == crc64(small)
     [create] = [p for op, p in sent if op == "CreateMultipartUpload"]
     assert (create["ChecksumAlgorithm"], create["ChecksumType"]) == ("CRC64NVME", "FULL_OBJECT")
     assert sum(op == "UploadPartCopy" for op, _ in sent) == 3
@@ -96,8 +113,10 @@ def test_every_copy_asks_for_the_full_object_checksum_and_is_verified_by_it(clie
     writer = ReportWriter()
     writer.add_all(results.values())
     rows = writer.out.getvalue().splitlines()
-    assert all(row.endswith(("verified by checksum:CRC64NVME", "verified by checksum:CRC32")) for row in rows), rows
-    assert writer.summary(1.0)["verified"] == {"checksum:CRC32": 1, "checksum:CRC64NVME": 2}
+    assert all(
+        row.endswith(("verified by checksum:CRC64NVME", "verified by checksum:CRC32", "by etag")) for row in rows
+    )
+    assert writer.summary(1.0)["verified"] == {"checksum:CRC32": 1, "checksum:CRC64NVME": 1, "etag": 2}
 
 
 def test_a_source_without_a_stored_checksum_is_verified_by_etag(local_stack, client, make_bucket):

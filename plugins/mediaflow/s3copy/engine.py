@@ -406,6 +406,18 @@ class CopyEngine:
             )
         return source.method
 
+    def _compare_md5(self, item: CopyItem, etag: str) -> None:
+        """The copy's MD5 is the planned source's; when not, PreconditionFailed if the source
+        changed since it was planned (moto ignores CopySourceIfMatch), else VerifyFailed."""
+        if clean_etag(etag) == item.etag:
+            return
+        self._source_head(item)  # raises PreconditionFailed when the source is another object now
+        raise CopyError(
+            "VerifyFailed",
+            f"s3://{item.dest_bucket}/{item.dest_key} has MD5 {clean_etag(etag)}, its source "
+            f"s3://{item.bucket}/{item.key} {item.etag}: the copy is not the source",
+        )
+
     def _compare_etag(self, etag: str | None, expected: str | None) -> str:
         if not expected or self.options.sse_kms_key_id:
             return "size"
@@ -486,7 +498,10 @@ class CopyEngine:
             if self.options.skip_existing and self.up_to_date(item):
                 self._record(item, SKIPPED, message="destination already up to date")
                 return
-            source = stored_checksum(self._source_head(item))
+            # a single-part source's ETag is the MD5 of its bytes, which S3 computes again for the
+            # copy: one request proves it. Other sources are HEADed for their stored checksum.
+            by_md5 = is_plain_md5(item.etag) and not self.options.sse_kms_key_id
+            source = None if by_md5 else stored_checksum(self._source_head(item))
             algorithm = destination_algorithm(source)
             resp = self.client.copy_object(
                 Bucket=item.dest_bucket,
@@ -504,7 +519,7 @@ class CopyEngine:
             try:
                 verified = self._compare(item, source, stored_checksum(result, algorithm))
                 if not verified and self._etag_is_md5(item, resp):
-                    self._check_source_etag(item, result.get("ETag", ""))
+                    self._compare_md5(item, result.get("ETag", ""))
                     verified = "etag"
                 if not verified:
                     verified = self.verify(item, None, source)
