@@ -59,10 +59,12 @@ def _epoch(value: Any) -> float:
 
 
 # -- live listing --------------------------------------------------------------------------------
-def iter_listing(client: Any, bucket: str, prefix: str = "") -> Iterator[SourceObject]:
-    """ListObjectsV2, page by page (1,000 keys a page), latest versions only."""
+def iter_listing(client: Any, bucket: str, prefix: str = "", *, delimiter: str = "") -> Iterator[SourceObject]:
+    """ListObjectsV2, page by page (1,000 keys a page), latest versions only, in key order.
+    With a `delimiter`, only the objects directly under `prefix`."""
     paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+    extra = {"Delimiter": delimiter} if delimiter else {}
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **extra):
         for item in page.get("Contents", ()):
             yield SourceObject(
                 bucket,
@@ -181,6 +183,50 @@ def iter_inventory_rows(manifest: dict[str, Any], open_data: Callable[[str, str]
                 _epoch(get(row, "LastModifiedDate") or None),
                 get(row, "StorageClass") or "STANDARD",
             )
+
+
+def read_csv_range(client: Any, bucket: str, key: str, start: int, end: int | None) -> Iterator[str]:
+    """The lines of an uncompressed CSV that start in bytes [start, end): a line that crosses
+    `start` belongs to the range before, one that crosses `end` to this one. Ranges cut
+    anywhere thus give every line exactly once (Batch Operations keys are URL-encoded, so a
+    line break always ends a row)."""
+    first = max(0, start - 1)
+    body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-")["Body"]
+    pos = first
+    try:
+        for raw in body.iter_lines(keepends=True):
+            line_start, pos = pos, pos + len(raw)
+            if start > 0 and line_start < start:
+                continue  # the tail of the line before the range (or the newline just before it)
+            if end is not None and line_start >= end:
+                return
+            yield raw.decode("utf-8")
+    finally:
+        body.close()
+
+
+def inventory_manifest(client: Any, manifest_uri: str) -> dict[str, Any]:
+    """An S3 Inventory manifest.json, checked, with its data files' bucket filled in."""
+    bucket, key = parse_s3_uri(manifest_uri)
+    manifest = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    if "files" not in manifest or "fileSchema" not in manifest:
+        raise InputError(f"{manifest_uri} is not an S3 Inventory manifest.json (no files/fileSchema)")
+    manifest.setdefault("destinationBucket", bucket)
+    return manifest
+
+
+def open_shard(client: Any, manifest_uri: str, shard: dict[str, Any]) -> Iterator[SourceObject | Rejected]:
+    """Stream one shard of an inventory (see `sharding.split_inventory`): some data files of
+    an S3 Inventory report, or a byte range of a Batch Operations CSV."""
+    if shard["kind"] == "inventory":
+        manifest = dict(inventory_manifest(client, manifest_uri), files=[{"key": k} for k in shard["files"]])
+        return iter_inventory_rows(manifest, lambda b, k: client.get_object(Bucket=b, Key=k)["Body"])
+    bucket, key = parse_s3_uri(manifest_uri)
+    if shard["kind"] == "csv-range":
+        lines: Iterable[str] = read_csv_range(client, bucket, key, shard["start"], shard["end"])
+    else:  # a gzip CSV cannot be cut: one shard reads it whole
+        lines = _text_lines(client.get_object(Bucket=bucket, Key=key)["Body"], gzipped=key.endswith(".gz"))
+    return head_objects(client, iter_csv_manifest_rows(lines))
 
 
 def open_inventory(client: Any, manifest_uri: str) -> Iterator[SourceObject | Rejected]:
