@@ -159,30 +159,65 @@ def iter_inventory_rows(manifest: dict[str, Any], open_data: Callable[[str, str]
         if needed not in col:
             raise InputError(f"S3 Inventory schema {manifest['fileSchema']!r} has no {needed} column")
     data_bucket = manifest.get("destinationBucket", "").removeprefix("arn:aws:s3:::")
-
-    def get(row: list[str], name: str, default: str = "") -> str:
-        i = col.get(name)
-        return row[i] if i is not None and i < len(row) else default
-
+    width = len(columns)
+    i_bucket, i_key = col["Bucket"], col["Key"]
+    i_version, i_size, i_etag = col.get("VersionId"), col.get("Size"), col.get("ETag")
+    i_modified, i_class = col.get("LastModifiedDate"), col.get("StorageClass")
+    i_marker, i_latest = col.get("IsDeleteMarker"), col.get("IsLatest")
+    parse_time = _epoch_cache()
     for entry in manifest.get("files", ()):
         body = open_data(data_bucket, entry["key"])
         for row in csv.reader(_text_lines(body, gzipped=entry["key"].endswith(".gz"))):
-            if not row:
+            if len(row) < width:
+                if not row:
+                    continue
+                row = row + [""] * (width - len(row))
+            if i_marker is not None and row[i_marker].lower() == "true":
                 continue
-            if get(row, "IsDeleteMarker").lower() == "true" or get(row, "IsLatest", "true").lower() == "false":
+            if i_latest is not None and row[i_latest].lower() == "false":
                 continue
-            size = get(row, "Size")
+            size = row[i_size] if i_size is not None else ""
             if size == "":
                 continue  # a delete marker in an inventory without IsDeleteMarker
             yield SourceObject(
-                get(row, "Bucket"),
-                unquote_plus(get(row, "Key")),
-                get(row, "VersionId") or None,
+                row[i_bucket],
+                unquote_key(row[i_key]),
+                (row[i_version] or None) if i_version is not None else None,
                 int(size),
-                clean_etag(get(row, "ETag")),
-                _epoch(get(row, "LastModifiedDate") or None),
-                get(row, "StorageClass") or "STANDARD",
+                clean_etag(row[i_etag]) if i_etag is not None else "",
+                parse_time(row[i_modified]) if i_modified is not None else 0.0,
+                (row[i_class] or "STANDARD") if i_class is not None else "STANDARD",
             )
+
+
+def unquote_key(text: str) -> str:
+    """`unquote_plus` for the URL-encoded keys of inventories, about five times faster on the
+    usual case (ASCII with %XX escapes of UTF-8); anything unusual goes to `unquote_plus`."""
+    if "%" not in text:
+        return text.replace("+", " ") if "+" in text else text
+    try:
+        escaped = text.replace("\\", "\\\\").replace("+", " ").replace("%", "\\x").encode("ascii")
+        return escaped.decode("unicode_escape").encode("latin-1").decode("utf-8")
+    except (UnicodeError, ValueError):
+        return unquote_plus(text)
+
+
+def _epoch_cache() -> Callable[[str], float]:
+    """`_epoch` for inventory times, remembering the last text it parsed (an inventory's rows
+    often share times); Python 3.11 parses the trailing 'Z' itself."""
+    last = ["", 0.0]
+    fromisoformat = datetime.fromisoformat
+
+    def parse(text: str) -> float:
+        if text != last[0]:
+            try:
+                value = fromisoformat(text).timestamp()
+            except ValueError:
+                value = _epoch(text or None)
+            last[0], last[1] = text, value
+        return last[1]
+
+    return parse
 
 
 def read_csv_range(client: Any, bucket: str, key: str, start: int, end: int | None) -> Iterator[str]:

@@ -196,11 +196,14 @@ class _OpenBin:
         self.lines.append(line)
         self.buffered += len(line)
         if self.buffered >= SPILL_BYTES:
-            with open(self.path, "ab" if self.spilled else "wb") as fh:
-                fh.write(b"".join(self.lines))
-            self.spilled = True
-            self.lines.clear()
-            self.buffered = 0
+            self.spill()
+
+    def spill(self) -> None:
+        with open(self.path, "ab" if self.spilled else "wb") as fh:
+            fh.write(b"".join(self.lines))
+        self.spilled = True
+        self.lines.clear()
+        self.buffered = 0
 
     def chunks(self) -> Iterator[bytes]:
         """Every line written, in order, in chunks of about a MiB."""
@@ -266,38 +269,50 @@ class Planner:
         self.spread: list[SpreadObject] = []
         self._packed = False
         self.effective = limits
+        f = object_filter
+        self._filtering = bool(
+            (f.file_types and "*" not in f.file_types)
+            or f.min_size is not None
+            or f.max_size is not None
+            or f.modified_after is not None
+        )
+        #: objects above both the multipart threshold and a payload are spread over payloads
+        self._spread_above = max(limits.multipart_threshold, limits.max_payload_bytes)
 
     # -- intake ---------------------------------------------------------------------------------
     def add(self, row: SourceObject | Rejected) -> None:
         self.seen += 1
-        if isinstance(row, Rejected):
+        if type(row) is Rejected:
             self._reject(row, failed=True)
             return
-        if not self.filter.accepts(row.key, row.size, row.last_modified):
+        bucket, key, version, size, etag = row[:5]
+        if self._filtering and not self.filter.accepts(key, size, row.last_modified):
             self.filtered += 1
             return
-        target = self.router.route(row.key)
+        target = self.router.route(key)
         if target is None:
-            msg = f"s3://{row.bucket}/{row.key} matches no route; add a route for its type or a '*' route"
-            self._reject(Rejected(row.bucket, row.key, row.version_id, "NoRoute", 0, msg), failed=False)
+            msg = f"s3://{bucket}/{key} matches no route; add a route for its type or a '*' route"
+            self._reject(Rejected(bucket, key, version, "NoRoute", 0, msg), failed=False)
             return
         if self.dest_lookup is not None:
             dest = self.dest_lookup(target[1])
-            if dest is not None and is_up_to_date(
-                row.size, row.etag, dest.size, dest.etag, self.limits.multipart_threshold
-            ):
+            if dest is not None and is_up_to_date(size, etag, dest.size, dest.etag, self.limits.multipart_threshold):
                 self.skipped += 1
                 msg = "destination already up to date"
-                self._reject(Rejected(row.bucket, row.key, row.version_id, "", 200, msg), failed=False)
+                self._reject(Rejected(bucket, key, version, "", 200, msg), failed=False)
                 return
-        item = CopyItem(row.bucket, row.key, row.version_id, row.size, row.etag, target[0], target[1])
         self.objects += 1
-        self.total_bytes += row.size
-        limits = self.limits
-        if row.size > limits.multipart_threshold and row.size > limits.max_payload_bytes:
+        self.total_bytes += size
+        if size > self._spread_above:
+            item = CopyItem(bucket, key, version, size, etag, target[0], target[1])
             self.spread.append(self._spread(item))
             return
-        self._buffer.append((row.size, encode_item(item)))
+        dest_bucket, dest_key = target
+        if _NEEDS_JSON.search(key) or _NEEDS_JSON.search(dest_key):
+            line = encode_item(CopyItem(bucket, key, version, size, etag, dest_bucket, dest_key))
+        else:  # encode_item's tab-separated line, inline: this runs once per object
+            line = f"{bucket}\t{key}\t{version or ''}\t{size}\t{etag}\t{dest_bucket}\t{dest_key}\n".encode()
+        self._buffer.append((size, line))
         if len(self._buffer) >= self.window:
             self._drain()
 
@@ -339,7 +354,10 @@ class Planner:
                 b = self._new_bin()
                 seq = id(b)
                 heapq.heappush(heap, (0, seq, b))
-            b.write(line)
+            b.lines.append(line)  # _OpenBin.write, inline: this runs once per object
+            b.buffered += len(line)
+            if b.buffered >= SPILL_BYTES:
+                b.spill()
             b.bytes += size
             b.objects += 1
             if b.objects >= max_objects or b.bytes >= max_bytes:
@@ -368,7 +386,9 @@ class Planner:
         """Compress the payload's lines as one gzip member at the end of the manifest."""
         self._free_slots.append(self._slot_of.pop(id(b)))
         offset = self._out.tell()
-        compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
+        # a gzip member (wbits 16 + 12) with a 4 KiB window: payloads are many and small, and a
+        # full-size compressor costs more to set up than to run on them
+        compressor = zlib.compressobj(1, zlib.DEFLATED, 28, 4)
         for chunk in b.chunks():
             self._out.write(compressor.compress(chunk))
         self._out.write(compressor.flush())
