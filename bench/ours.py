@@ -186,7 +186,9 @@ def plan(args: argparse.Namespace) -> None:
     manifest = {"fileFormat": "CSV", "fileSchema": args.schema, "files": [{"key": f} for f in args.data]}
     out = Path(args.out)
     planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(), out)
-    planner.add_all(iter_inventory_rows(manifest, lambda _bucket, key: open(key, "rb")))  # noqa: SIM115
+    # as the plan task reads it without a modified_after filter: times are not parsed
+    rows = iter_inventory_rows(manifest, lambda _bucket, key: open(key, "rb"), times=False)  # noqa: SIM115
+    planner.add_all(rows)
     planner.pack()
     for spread in planner.spread:
         spread.upload_id = "planned"  # the plan task starts these uploads; not part of planning

@@ -343,7 +343,7 @@ class S3CopyPlanOperator(S3CopySourceOperator):
     The other settings are those of :class:`S3CopySourceOperator`.
     """
 
-    template_fields: Sequence[str] = (*S3CopySourceOperator.template_fields, "shard")
+    # `shard` is not templated: it comes from `expand()`, and keys may hold "{{"
 
     def __init__(self, *, shard: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -402,7 +402,7 @@ class S3CopyPlanOperator(S3CopySourceOperator):
         shard = self.shard
         if shard["kind"] != "listing":
             self.log.info("inventory: %s, shard %s", self.manifest_uri, shard)
-            yield open_shard(s3, self.manifest_uri, shard), None
+            yield open_shard(s3, self.manifest_uri, shard, times=bool(self.modified_after)), None
             return
         check = self.checks_destination()
         for part in shard["parts"]:
@@ -445,6 +445,7 @@ class S3CopyMergePlanOperator(S3CopySourceOperator):
     The other settings are those of :class:`S3CopySourceOperator`.
     """
 
+    # an XComArg in a template field is resolved, not rendered as Jinja
     template_fields: Sequence[str] = (*S3CopySourceOperator.template_fields, "shards")
 
     def __init__(self, *, shards: list[dict[str, Any]], **kwargs: Any) -> None:

@@ -375,7 +375,7 @@ class Planner:
 
     def _close_fullest(self) -> None:
         heap = self._open
-        i = max(range(len(heap)), key=lambda j: heap[j][0])
+        i = max(range(len(heap)), key=heap.__getitem__)  # (load, unique tie-break): C comparisons
         _, _, b = heap[i]
         heap[i] = heap[-1]
         heap.pop()
