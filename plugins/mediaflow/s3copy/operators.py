@@ -356,7 +356,7 @@ class S3CopyPlanOperator(S3CopySourceOperator):
         bucket, prefix = self.work(context)
         name = _shard_name(self.shard["index"])
         previous = _get_or_none(s3, bucket, f"{prefix}{name}.json")
-        if previous and not self.dry_run:  # this shard's earlier attempt
+        if previous:  # this shard's earlier attempt (a dry run's uploads are not real)
             _abort_spread(self.engine(s3), json.loads(previous).get("spread", ()))
         with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
             planner = Planner(router, object_filter, limits, Path(tmp) / "spool")
