@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, NamedTuple
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from mediaflow.common.errors import InputError
 from mediaflow.common.s3 import clean_etag, error_info, is_not_found, parse_s3_uri
@@ -282,14 +282,18 @@ def _inventory_csv(lines: Iterable[str]) -> Iterator[list[str]]:
 
 def unquote_key(text: str) -> str:
     """`unquote_plus` for the URL-encoded keys of inventories, about five times faster on the
-    usual case (ASCII with %XX escapes of UTF-8); anything unusual goes to `unquote_plus`."""
+    usual case (ASCII with %XX escapes of UTF-8); anything unusual goes to `unquote`."""
+    if "+" in text:
+        text = text.replace("+", " ")  # a literal '+' is written %2B, so this is safe before unescaping
     if "%" not in text:
-        return text.replace("+", " ") if "+" in text else text
+        return text
+    if text.count("%") == text.count("%20"):  # spaces only: the usual escape in media file names
+        return text.replace("%20", " ")
     try:
-        escaped = text.replace("\\", "\\\\").replace("+", " ").replace("%", "\\x").encode("ascii")
+        escaped = text.replace("\\", "\\\\").replace("%", "\\x").encode("ascii")
         return escaped.decode("unicode_escape").encode("latin-1").decode("utf-8")
     except (UnicodeError, ValueError):
-        return unquote_plus(text)
+        return unquote(text)
 
 
 def _epoch_cache() -> Callable[[str], float]:

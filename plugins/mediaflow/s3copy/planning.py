@@ -276,6 +276,7 @@ class Planner:
             or f.max_size is not None
             or f.modified_after is not None
         )
+        self._plain_prefixes = not any(_NEEDS_JSON.search(r.prefix) for r in router.routes)
         #: objects above both the multipart threshold and a payload are spread over payloads
         self._spread_above = max(limits.multipart_threshold, limits.max_payload_bytes)
 
@@ -308,7 +309,8 @@ class Planner:
             self.spread.append(self._spread(item))
             return
         dest_bucket, dest_key = target
-        if _NEEDS_JSON.search(key) or _NEEDS_JSON.search(dest_key):
+        # a destination key is a route's prefix and the end of the source key
+        if _NEEDS_JSON.search(key) or (not self._plain_prefixes and _NEEDS_JSON.search(dest_key)):
             line = encode_item(CopyItem(bucket, key, version, size, etag, dest_bucket, dest_key))
         else:  # encode_item's tab-separated line, inline: this runs once per object
             line = f"{bucket}\t{key}\t{version or ''}\t{size}\t{etag}\t{dest_bucket}\t{dest_key}\n".encode()
