@@ -107,9 +107,12 @@ def copy(args: argparse.Namespace) -> None:
         planner.pack()
         if planner.spread:
             sys.exit("objects larger than a payload (spread uploads) are not part of these workloads")
-        manifests = planner.write_manifests(Path(tmp) / "plan")
+        manifest = planner.write_manifests().read_bytes()
         planner.close()
-        payloads = [list(read_manifest(gzip.decompress(p.read_bytes()).splitlines())) for p in manifests]
+        payloads = [
+            list(read_manifest(gzip.decompress(manifest[p.offset : p.offset + p.length]).splitlines()))
+            for p in planner.bins()
+        ]
     planned = time.perf_counter()
     results = []
     for items in payloads:  # the DAG maps one task per payload; here they run one after another
@@ -172,32 +175,58 @@ def http(args: argparse.Namespace) -> None:
 
 
 def plan(args: argparse.Namespace) -> None:
-    """W6: stream an S3 Inventory report from S3 through the planner into payload manifests."""
-    import tempfile
-
-    from mediaflow.s3copy.inventory import open_inventory
+    """W6: one plan task's work on one shard: stream S3 Inventory data files (gzip CSV, read
+    from local disk) through the planner into one payload manifest and its payload index."""
+    from mediaflow.s3copy.inventory import iter_inventory_rows
     from mediaflow.s3copy.planning import PlanLimits, Planner
     from mediaflow.s3copy.routing import ObjectFilter, Router
 
-    s3 = _client(16)
     started = time.perf_counter()
     router = Router.from_conf(None, args.dst_bucket, "", "")
-    with tempfile.TemporaryDirectory(prefix="bench-plan-", dir=args.work) as tmp:
-        planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(max_payloads=1024), Path(tmp) / "spool")
-        planner.add_all(open_inventory(s3, args.manifest_uri))
-        payloads = planner.pack()
-        for spread in planner.spread:
-            spread.upload_id = "planned"  # the plan task starts these uploads; not part of planning
-        paths = planner.write_manifests(Path(tmp) / "plan")
-        planner.close()
-        written = sum(p.stat().st_size for p in paths)
+    manifest = {"fileFormat": "CSV", "fileSchema": args.schema, "files": [{"key": f} for f in args.data]}
+    out = Path(args.out)
+    planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(), out)
+    # as the plan task reads it without a modified_after filter: times are not parsed
+    rows = iter_inventory_rows(manifest, lambda _bucket, key: open(key, "rb"), times=False)  # noqa: SIM115
+    planner.add_all(rows)
+    planner.pack()
+    for spread in planner.spread:
+        spread.upload_id = "planned"  # the plan task starts these uploads; not part of planning
+    path = planner.write_manifests()
+    planner.close()
+    (out / "summary.json").write_text(json.dumps(planner.summary()))
     _emit(
         started,
         engine_s=time.perf_counter() - started,
         rows=planner.seen,
         objects=planner.objects,
-        payloads=len(payloads),
-        manifest_bytes=written,
+        payloads=planner.payloads,
+        cost=planner.cost,
+        manifest_bytes=path.stat().st_size,
+    )
+
+
+def merge(args: argparse.Namespace) -> None:
+    """W6: the merge task's work: cut the shards' payloads into at most 1,024 copy tasks."""
+    from mediaflow.s3copy.planning import PayloadBin, PlanLimits, merge_payloads
+
+    started = time.perf_counter()
+
+    def bins(path: Path):  # noqa: ANN202 - a generator of PayloadBin
+        with open(path, "rb") as fh:
+            yield from (PayloadBin.parse(line) for line in fh)
+
+    shards = []
+    for spool in args.spool:
+        summary = json.loads(Path(spool, "summary.json").read_text())
+        shards.append((f"s3://work/{Path(spool).name}.jsonl.gz", summary["cost"], bins(Path(spool, "payloads.bins"))))
+    tasks = merge_payloads(shards, PlanLimits(max_payloads=1024))
+    _emit(
+        started,
+        engine_s=time.perf_counter() - started,
+        tasks=len(tasks),
+        objects=sum(t["objects"] for t in tasks),
+        segments=sum(len(t["segments"]) for t in tasks),
     )
 
 
@@ -249,8 +278,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, required=True)
     p = sub.add_parser("plan")
     p.set_defaults(fn=plan)
-    for opt in ("--manifest-uri", "--dst-bucket", "--work"):
+    p.add_argument("--data", nargs="+", required=True, help="gzip CSV data files of an S3 Inventory report")
+    for opt in ("--schema", "--dst-bucket", "--out"):
         p.add_argument(opt, required=True)
+    p = sub.add_parser("merge")
+    p.set_defaults(fn=merge)
+    p.add_argument("--spool", nargs="+", required=True, help="the plan runs' --out directories")
     p = sub.add_parser("segment")
     p.set_defaults(fn=segment)
     for opt in ("--bucket", "--key", "--output-bucket", "--output-prefix", "--table", "--work"):

@@ -89,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
             if engine == "copy":
                 cmd += ["--multipart-threshold", str(5 * GiB)]
         elif args.workload == "W6":
-            from bench.workload_plan import write_inventory
+            from bench.workload_plan import SCHEMA, write_inventory
 
-            uri = write_inventory(ctx, 1_000_000)
+            data = write_inventory(work, 1_000_000, 1, "w6")
             engine = "plan"
-            cmd = ctx.ours("plan", "--manifest-uri", uri, "--dst-bucket", DST, "--work", str(work))
+            cmd = ctx.ours("plan", "--data", *map(str, data), "--schema", SCHEMA, "--dst-bucket", DST)
+            cmd += ["--out", str(work / "w6-plan")]
         else:
             size = 1024**3
             ctx.write_file(work / "http" / "original.mov", size, seed=4)

@@ -82,6 +82,13 @@ def table(results: dict[str, Any]) -> str:
             extra.append(f"RSS {e['peak_rss_mib']:.0f} MiB")
         if "payloads" in e:
             extra.append(f"{e['payloads']} payloads")
+        if "rss_growth_ratio" in e:
+            extra.append(f"RSS {e['rss_growth_ratio']:.2f}x the {e['sizes']['rows_small']:,}-row task")
+        if "split" in e:
+            sp = e["split"]
+            extra.append(
+                f"{sp['shards']} shards at once {sp['wall_s']:.1f} s, largest RSS {sp['largest_peak_rss_mib']:.0f} MiB"
+            )
         if "dag" in e:
             d = e["dag"]
             extra.append(

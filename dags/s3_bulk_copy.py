@@ -1,4 +1,5 @@
-"""s3_bulk_copy: plan, copy (mapped), complete spread uploads, report."""
+"""s3_bulk_copy: split the source, plan its shards (mapped), merge the plans, copy (mapped), complete
+spread uploads, report."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from mediaflow.common.tasks import refuse_bad_conf
 from mediaflow.s3copy.contract import PARAMS
 from mediaflow.s3copy.operators import (
     S3CopyCompleteOperator,
+    S3CopyMergePlanOperator,
     S3CopyPayloadOperator,
     S3CopyPlanOperator,
     S3CopyReportOperator,
+    S3CopySplitOperator,
 )
 
 # operators get each conf value with the type the user gave it (see ParamValue)
@@ -40,29 +43,32 @@ with DAG(
     doc_md="""
 ### s3_bulk_copy
 Server-side copy of many S3 objects, from 0 bytes to tens of TB, from a listing, an S3 Batch
-Operations CSV manifest or an S3 Inventory report. `plan` filters, routes and bin-packs the
-objects into payloads (manifests in S3, within the mapping limit); `copy` runs one mapped task
-per payload (CopyObject, or UploadPartCopy above `multipart_threshold`); `complete_uploads`
+Operations CSV manifest or an S3 Inventory report. `split` cuts the source into shards
+(inventory data files, CSV byte ranges, listing prefixes); `plan` runs one mapped task per
+shard that filters, routes and bin-packs its objects into bounded payloads in fixed memory;
+`merge_plan` cuts all payloads into at most `max_map_length` copy tasks; `copy` runs one
+mapped task per copy task (CopyObject, or UploadPartCopy above `multipart_threshold`); `complete_uploads`
 finishes uploads whose parts several tasks copied; `report` writes `report.csv` (S3 Batch
 Operations format) and `summary.json` under `report_prefix/<run id>/`, and fails the run if any
 object failed. Re-runs skip what is already there. See docs/dags/s3_bulk_copy.md.
 """,
 ) as dag:
-    plan = S3CopyPlanOperator(
-        task_id="plan",
-        pre_execute=refuse_bad_conf("s3_bulk_copy"),
-        source_bucket=P("source_bucket"),
-        source_prefix=P("source_prefix"),
-        manifest_uri=P("manifest_uri"),
-        destination_prefix=P("destination_prefix"),
-        file_types=P("file_types"),
-        min_size=P("min_size"),
-        max_size=P("max_size"),
-        modified_after=P("modified_after"),
-        max_payload_bytes=P("max_payload_bytes"),
-        max_payload_objects=P("max_payload_objects"),
+    SOURCE = {
+        "source_bucket": P("source_bucket"),
+        "source_prefix": P("source_prefix"),
+        "manifest_uri": P("manifest_uri"),
+        "destination_prefix": P("destination_prefix"),
+        "file_types": P("file_types"),
+        "min_size": P("min_size"),
+        "max_size": P("max_size"),
+        "modified_after": P("modified_after"),
+        "max_payload_bytes": P("max_payload_bytes"),
+        "max_payload_objects": P("max_payload_objects"),
         **COMMON,
-    )
+    }
+    split = S3CopySplitOperator(task_id="split", pre_execute=refuse_bad_conf("s3_bulk_copy"), **SOURCE)
+    plan = S3CopyPlanOperator.partial(task_id="plan", **SOURCE).expand(shard=split.output)
+    merge = S3CopyMergePlanOperator(task_id="merge_plan", shards=split.output, **SOURCE)
     copy = S3CopyPayloadOperator.partial(
         task_id="copy",
         pool=S3_COPY_POOL,
@@ -70,9 +76,10 @@ object failed. Re-runs skip what is already there. See docs/dags/s3_bulk_copy.md
         max_active_tis_per_dagrun=PARAMS["max_parallel_payloads"].value,
         delete_source=P("delete_source"),
         **COMMON,
-    ).expand(payload=plan.output)
+    ).expand(payload=merge.output)
     complete = S3CopyCompleteOperator(
         task_id="complete_uploads", trigger_rule="all_done", delete_source=P("delete_source"), **COMMON
     )
     report = S3CopyReportOperator(task_id="report", trigger_rule="all_done", report_scope=P("report_scope"), **COMMON)
-    plan >> copy >> complete >> report
+    plan >> merge
+    copy >> complete >> report

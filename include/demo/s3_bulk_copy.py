@@ -52,7 +52,7 @@ def summarize(stack: Stack, conf: dict, state: str) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=conf["report_bucket"], Prefix=conf["report_prefix"])
     summaries = [o["Key"] for p in pages for o in p.get("Contents", ()) if o["Key"].endswith("/summary.json")]
     if not summaries:
-        return [f"run {state}: no report was written; see the task logs of `plan` and `report`"]
+        return [f"run {state}: no report was written; see the task logs of `split`, `plan` and `report`"]
     summary = json.loads(s3.get_object(Bucket=conf["report_bucket"], Key=summaries[0])["Body"].read())
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=conf["destination_bucket"], Prefix=DEST_PREFIX)
     copies = [o for p in pages for o in p.get("Contents", ())]

@@ -301,9 +301,9 @@ def _validated(params, conf: dict) -> dict:
     ],
     ids=["min-above-max", "no-source"],
 )
-def test_bad_conf_fails_the_plan_at_its_first_try(airflow_db, local_stack, s3, make_bucket, capfd, conf, message):
+def test_bad_conf_fails_the_first_task_at_its_first_try(airflow_db, local_stack, s3, make_bucket, capfd, conf, message):
     """Conf the schema cannot refuse on its own (two keys that contradict each other, or no
-    source at all) fails the plan task at once, with retries on, and says what to fix."""
+    source at all) fails the first task (`split`) at once, with retries on, and says what to fix."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
@@ -311,9 +311,11 @@ def test_bad_conf_fails_the_plan_at_its_first_try(airflow_db, local_stack, s3, m
     s3.put_object(Bucket=src, Key="a.txt", Body=b"a")
     result = run_dag("s3_bulk_copy", {"source_bucket": src, "destination_bucket": dst, **conf}, keep_retries=True)
     assert result.state == "failed"
-    assert result.task_states["plan"] == ["failed"]
+    assert result.task_states["split"] == ["failed"]
+    assert result.task_states["plan"] == ["upstream_failed"]
     with create_session() as session:
-        plan = session.query(TaskInstance).filter_by(dag_id="s3_bulk_copy", run_id=result.run_id, task_id="plan").one()
-        assert (plan.try_number, plan.max_tries) == (1, 2)  # retries were on, and none was used
+        query = session.query(TaskInstance).filter_by(dag_id="s3_bulk_copy", run_id=result.run_id, task_id="split")
+        split = query.one()
+        assert (split.try_number, split.max_tries) == (1, 2)  # retries were on, and none was used
     assert message in capfd.readouterr().out
     assert _keys(s3, dst) == []

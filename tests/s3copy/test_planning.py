@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import tracemalloc
 from collections import Counter
 
 import pytest
@@ -23,9 +24,11 @@ from mediaflow.s3copy.planning import (
     PlanLimits,
     Planner,
     SortedLookup,
+    bin_cost,
     decode_item,
     encode_item,
     is_up_to_date,
+    merge_payloads,
     read_manifest,
     work_prefix,
 )
@@ -110,55 +113,110 @@ def test_inventory_rows_skip_delete_markers_and_old_versions():
         list(iter_inventory_rows({**manifest, "fileFormat": "ORC"}, lambda b, k: data))
 
 
-def _plan(tmp_path, objects, limits, routes=None):
+def _plan(tmp_path, objects, limits, routes=None, **sizes):
+    """Plan `objects`; returns the planner and each payload's items (from the manifest's members)."""
     router = Router.from_conf(routes, "dst")
-    planner = Planner(router, ObjectFilter(), limits, tmp_path / "spool").add_all(objects)
+    planner = Planner(router, ObjectFilter(), limits, tmp_path / "spool", **sizes).add_all(objects)
     planner.pack()
     for i, spread in enumerate(planner.spread):
         spread.upload_id = f"upload-{i}"
-    paths = planner.write_manifests(tmp_path / "plan")
+    manifest = planner.write_manifests().read_bytes()
     planner.close()
-    manifests = [list(read_manifest(gzip.decompress(p.read_bytes()).splitlines())) for p in paths]
-    return planner, manifests
+    payloads = [
+        list(read_manifest(gzip.decompress(manifest[p.offset : p.offset + p.length]).splitlines()))
+        for p in planner.bins()
+    ]
+    return planner, payloads
 
 
-def test_5000_objects_stay_within_the_mapping_limit(tmp_path):
-    objects = [obj(f"k/{i:05d}", size=(i % 97) * 1000 + 1) for i in range(5000)]
-    limits = PlanLimits(max_payload_bytes=10 * MiB, max_payload_objects=1, max_payloads=1024)
-    planner, manifests = _plan(tmp_path, objects, limits)
-    assert len(manifests) <= 1024
-    assert planner.effective.max_payload_objects > 1  # grown to fit
-    keys = [item.key for m in manifests for item in m]
+def test_payload_bounds_hold_and_every_object_is_planned_once(tmp_path):
+    objects = [obj(f"k/{i:05d}", size=(i * 7919) % 1000 + 1) for i in range(5000)]
+    limits = PlanLimits(max_payload_bytes=20_000, max_payload_objects=50, max_payloads=8)
+    planner, payloads = _plan(tmp_path, objects, limits, window=300, open_bins=4)
+    assert all(sum(i.size for i in p) <= 20_000 and len(p) <= 50 for p in payloads)
+    keys = [item.key for p in payloads for item in p]
     assert sorted(keys) == sorted(o.key for o in objects)  # each object exactly once
-    assert all(len(m) <= planner.effective.max_payload_objects for m in manifests)
-    assert [p.objects for p in planner.payloads] == [len(m) for m in manifests]
+    assert [(b.objects, b.bytes) for b in planner.bins()] == [(len(p), sum(i.size for i in p)) for p in payloads]
+    total = sum(o.size for o in objects)
+    assert planner.summary()["bytes"] == total and planner.payloads == len(payloads)
+    # open payloads are closed when full, so most are nearly full even with a small window
+    assert sum(sum(i.size for i in p) >= 18_000 or len(p) == 50 for p in payloads) >= 0.8 * len(payloads)
 
 
-def test_payloads_respect_bytes_and_balance_largest_first(tmp_path):
-    sizes = [9, 7, 5, 5, 4, 3, 3, 2, 1, 1]
+def test_memory_does_not_grow_with_the_objects(tmp_path):
+    """What the planner holds is the window and the open payloads: ten times the rows, the
+    same peak of traced memory (within noise)."""
+
+    def peak(n: int) -> int:
+        limits = PlanLimits(max_payload_bytes=50 * MiB, max_payload_objects=200)
+        tracemalloc.start()
+        planner = Planner(Router.from_conf(None, "dst"), ObjectFilter(), limits, tmp_path / str(n), window=2000)
+        for i in range(n):
+            planner.add(obj(f"media/p{i % 97:02d}/clip {i:07d}.mov", size=(i * 2654435761) % (8 * MiB) + 1))
+        planner.write_manifests()
+        planner.close()
+        _, high = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert planner.objects == n
+        return high
+
+    small, large = peak(5_000), peak(50_000)
+    assert large < 1.25 * small, (small, large)
+
+
+def test_largest_objects_go_first_within_the_window(tmp_path):
+    sizes = [1, 9, 2, 7, 3, 5, 5, 4, 3, 1]
     limits = PlanLimits(max_payload_bytes=10, max_payload_objects=3, max_payloads=100, multipart_threshold=100)
-    planner, manifests = _plan(tmp_path, [obj(f"o{i}", s) for i, s in enumerate(sizes)], limits)
-    loads = [sum(i.size for i in m) for m in manifests]
-    assert all(load <= 10 for load in loads)
-    assert all(len(m) <= 3 for m in manifests)
+    planner, payloads = _plan(tmp_path, [obj(f"o{i}", s) for i, s in enumerate(sizes)], limits)
+    loads = sorted(sum(i.size for i in p) for p in payloads)
+    assert all(len(p) <= 3 for p in payloads) and max(loads) <= 10
     assert sum(loads) == sum(sizes)
     # 40 bytes need four payloads of 10; filling the least-loaded one first (to balance the
     # workers) may open one more than a tight packing would
-    assert len(manifests) in (4, 5)
+    assert len(payloads) in (4, 5)
+    where = {i.key: n for n, p in enumerate(payloads) for i in p}
+    assert where["o1"] != where["o3"]  # 9 and 7 each opened a payload of their own
+
+
+def test_merge_cuts_payloads_into_at_most_max_payloads_balanced_tasks(tmp_path):
+    shards = []
+    for s in range(3):
+        objects = [obj(f"s{s}/{i:05d}", size=(i * 7919) % 1000 + 1) for i in range(1000 + 500 * s)]
+        limits = PlanLimits(max_payload_bytes=10_000, max_payload_objects=40, max_payloads=7)
+        planner, _ = _plan(tmp_path / str(s), objects, limits, window=128, open_bins=3)
+        shards.append((f"s3://work/plan/shard-{s}.jsonl.gz", planner.summary()["cost"], list(planner.bins())))
+    tasks = merge_payloads(shards, limits)
+    assert len(tasks) == 7
+    # every payload of every shard in exactly one task, as contiguous byte ranges
+    covered = {uri: [] for uri, _, _ in shards}
+    for task in tasks:
+        for uri, start, end in task["segments"]:
+            covered[uri].append((start, end))
+    for uri, _, bins in shards:
+        ranges = sorted(covered[uri])
+        assert ranges[0][0] == 0 and ranges[-1][1] == bins[-1].offset + bins[-1].length
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert sum(t["objects"] for t in tasks) == 1000 + 1500 + 2000
+    costs = [bin_cost(t["objects"], t["bytes"], limits) for t in tasks]
+    mean = sum(costs) / len(costs)
+    assert max(costs) - mean <= 1.0  # within one payload of the mean
+    assert merge_payloads([("s3://w/x", 0.0, [])], limits) == []
 
 
 def test_a_huge_object_is_spread_over_payloads_with_every_part_once(tmp_path):
     size = 50 * 10**12  # 50 TB: ten times S3's old 5 TiB cap
     limits = PlanLimits(max_payload_bytes=100 * 1024**3, max_payload_objects=5000, max_payloads=1024)
-    planner, manifests = _plan(tmp_path, [obj("huge.mxf", size), obj("small.txt", 10)], limits)
+    planner, payloads = _plan(tmp_path, [obj("huge.mxf", size), obj("small.txt", 10)], limits)
     [spread] = planner.spread
     assert spread.parts <= MAX_PARTS
     assert spread.part_size * spread.parts >= size
-    chunks = [(i.first_part, i.last_part) for m in manifests for i in m if i.is_parts]
+    chunks = [(i.first_part, i.last_part) for p in payloads for i in p if i.is_parts]
     assert len(chunks) > 1
+    assert all(sum(i.size if not i.is_parts else 0 for i in p) <= limits.max_payload_bytes for p in payloads)
     numbers = [n for first, last in sorted(chunks) for n in range(first, last + 1)]
     assert numbers == list(range(1, spread.parts + 1))
-    assert len(manifests) <= 1024
+    assert {i.upload_id for p in payloads for i in p if i.is_parts} == {"upload-0"}
+    assert sum(1 for p in payloads for i in p if not i.is_parts) == 1
 
 
 def test_rejected_rows_are_kept_for_the_report(tmp_path):

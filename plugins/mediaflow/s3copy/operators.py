@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,6 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from mediaflow.common.errors import InputError
-from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import fail_fast, max_map_length
 from mediaflow.s3copy.engine import (
     COPIED,
@@ -40,20 +40,24 @@ from mediaflow.s3copy.engine import (
     make_result,
 )
 from mediaflow.s3copy.hook import S3CopyHook
-from mediaflow.s3copy.inventory import iter_listing, open_inventory, resolve_archived
+from mediaflow.s3copy.inventory import iter_listing, open_shard, resolve_archived
 from mediaflow.s3copy.journal import AbortedUpload, UploadJournal, settle_uploads
 from mediaflow.s3copy.planning import (
     CopyItem,
+    PayloadBin,
     PlanLimits,
     Planner,
     SortedLookup,
     SpreadObject,
-    read_manifest,
+    merge_payloads,
+    merged_summary,
+    read_payload,
     report_bucket_for,
     work_prefix,
 )
 from mediaflow.s3copy.report import PLANNED, ReportWriter, decode_results, encode_results, rejected_results
 from mediaflow.s3copy.routing import ObjectFilter, Router
+from mediaflow.s3copy.sharding import DEFAULT_SHARDS, split_source
 
 PLAN_FILE = "plan.json"
 #: templated on every bulk copy operator, as on the Amazon provider's operators
@@ -183,12 +187,8 @@ def _copy_task_cap(context: Context) -> int | None:
     return getattr(task, "max_active_tis_per_dagrun", None)
 
 
-class S3CopyPlanOperator(BulkCopyBaseOperator):
-    """Stream the inventory, filter and route it, pack payloads and write their manifests, and
-    start the uploads whose parts several payloads share.
-
-    Returns the payload descriptors to map the copy over (none in a dry run). Bad conf fails
-    the task at its first try.
+class S3CopySourceOperator(BulkCopyBaseOperator):
+    """The source and planning settings the split, plan and merge tasks share.
 
     :param source_bucket: bucket to list; leave empty when ``manifest_uri`` names the objects.
     :param source_prefix: only keys under this prefix; removed from destination keys.
@@ -198,9 +198,10 @@ class S3CopyPlanOperator(BulkCopyBaseOperator):
     :param min_size: copy only objects of at least this many bytes.
     :param max_size: copy only objects of at most this many bytes.
     :param modified_after: copy only objects modified after this ISO 8601 time.
-    :param max_payload_bytes: largest payload (one mapped copy task), grown to fit the mapping limit.
-    :param max_payload_objects: most objects in one payload, grown likewise.
-    :param max_payloads: most payloads; None takes ``[core] max_map_length``.
+    :param max_payload_bytes: largest payload manifest; a copy task takes one or more.
+    :param max_payload_objects: most objects in one payload manifest.
+    :param max_payloads: most copy tasks; None takes ``[core] max_map_length``.
+    :param max_shards: most mapped plan tasks; None takes 64 (at most ``max_payloads``).
 
     The shared settings are those of :class:`BulkCopyBaseOperator`.
     """
@@ -243,6 +244,7 @@ class S3CopyPlanOperator(BulkCopyBaseOperator):
         max_payload_bytes: int = 10 * 1024**3,
         max_payload_objects: int = 5_000,
         max_payloads: int | None = None,
+        max_shards: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -257,23 +259,7 @@ class S3CopyPlanOperator(BulkCopyBaseOperator):
         self.max_payload_bytes = max_payload_bytes
         self.max_payload_objects = max_payload_objects
         self.max_payloads = max_payloads
-
-    @fail_fast()
-    def execute(self, context: Context) -> list[dict[str, Any]]:
-        started = time.time()
-        self._warn_if_parallelism_differs(context)
-        planner_args = self._checked_conf()
-        s3 = self.client()
-        self._abort_previous_attempt(s3, context)
-        lookup = self._destination_lookup(s3)
-        with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
-            planner = Planner(*planner_args, Path(tmp) / "spool", dest_lookup=lookup)
-            planner.add_all(resolve_archived(s3, self._inventory(s3)))
-            planner.pack()
-            skipped = self._start_spread_uploads(s3, planner.spread)
-            self._upload_manifests(s3, context, planner, Path(tmp))
-        plan = self._write_plan(s3, context, planner, skipped, started, dest_checked=lookup is not None)
-        return [] if self.dry_run else plan["payloads"]
+        self.max_shards = max_shards
 
     def _checked_conf(self) -> tuple[Router, ObjectFilter, PlanLimits]:
         """The router, filter and limits from the conf; InputError (no retry) when it is bad."""
@@ -291,6 +277,40 @@ class S3CopyPlanOperator(BulkCopyBaseOperator):
         )
         return router, object_filter, limits
 
+    def checks_destination(self) -> bool:
+        """Check destinations while planning, with listings merged against the source's, when
+        the order of destination keys follows the order of source keys: a listed source, one
+        destination, and a source prefix that ends at a folder (or none). Inventories are not
+        in key order (S3 Inventory promises no order, a CSV is in the order it was written):
+        their objects are checked by the copy tasks, one HEAD each."""
+        sp = self.source_prefix or ""
+        return bool(self.skip_existing and not self.manifest_uri and not self.routes and (not sp or sp.endswith("/")))
+
+
+class S3CopySplitOperator(S3CopySourceOperator):
+    """Check the conf and split the source into shards for the mapped plan tasks (see
+    `mediaflow.s3copy.sharding`); a re-run first aborts the spread uploads of its last plan.
+
+    Returns the shards. Bad conf fails the task at its first try."""
+
+    @fail_fast()
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        started = time.time()
+        self._warn_if_parallelism_differs(context)
+        _, _, limits = self._checked_conf()
+        s3 = self.client()
+        self._abort_previous_plan(s3, context)
+        max_shards = min(int(self.max_shards or DEFAULT_SHARDS), limits.max_payloads, max_map_length())
+        shards = split_source(
+            s3,
+            manifest_uri=self.manifest_uri or None,
+            source_bucket=self.source_bucket,
+            source_prefix=self.source_prefix or "",
+            max_shards=max_shards,
+        )
+        self.log.info("source split into %s shards for planning", len(shards))
+        return [dict(s, started_at=started) for s in shards]
+
     def _warn_if_parallelism_differs(self, context: Context) -> None:
         """Say so when a run asks for a concurrency Airflow cannot give it per run."""
         from mediaflow.s3copy.contract import MAX_PARALLEL_PAYLOADS_ENV
@@ -307,21 +327,111 @@ class S3CopyPlanOperator(BulkCopyBaseOperator):
                 MAX_PARALLEL_PAYLOADS_ENV,
             )
 
-    def _inventory(self, s3: Any) -> Iterator[Any]:
-        if self.manifest_uri:
-            self.log.info("inventory: %s", self.manifest_uri)
-            return open_inventory(s3, self.manifest_uri)
-        self.log.info("inventory: listing s3://%s/%s", self.source_bucket, self.source_prefix or "")
-        return iter_listing(s3, self.source_bucket, self.source_prefix or "")
+    def _abort_previous_plan(self, s3: Any, context: Context) -> None:
+        """A re-planned run must not leave the spread uploads of the earlier plan open, nor
+        its plan for the later tasks to find."""
+        previous = self.read_plan(s3, context)
+        if not previous:
+            return
+        if not previous.get("dry_run"):
+            _abort_spread(self.engine(s3), previous.get("spread", ()))
+        bucket, prefix = self.work(context)
+        s3.delete_object(Bucket=bucket, Key=prefix + PLAN_FILE)
 
-    def _destination_lookup(self, s3: Any) -> SortedLookup | None:
-        """Check destinations while planning, with one listing merged against the source's,
-        when the order of destination keys follows the order of source keys: a listed source,
-        one destination, and a source prefix that ends at a folder (or none)."""
-        sp = self.source_prefix or ""
-        if not self.skip_existing or self.manifest_uri or self.routes or (sp and not sp.endswith("/")):
-            return None
-        return SortedLookup(iter_listing(s3, self.destination_bucket, self.destination_prefix or ""))
+
+def _abort_spread(engine: CopyEngine, spread: Any) -> None:
+    for obj in spread:
+        if obj.get("upload_id") and obj["upload_id"] != "dry-run":
+            engine.abort_upload(CopyItem(*obj["item"]), obj["upload_id"])
+
+
+def _shard_name(index: int) -> str:
+    return f"plan/shard-{int(index):05d}"
+
+
+class S3CopyPlanOperator(S3CopySourceOperator):
+    """Plan one shard: stream its rows, filter and route them, pack payloads within the memory
+    bound (see `mediaflow.s3copy.planning`), start the uploads whose parts several payloads
+    share, and write the shard's manifest, payload index, rejected rows and plan to
+    `<work>/plan/shard-NNNNN.*`. Returns a small summary; the merge task reads the rest.
+
+    :param shard: one shard from the split task.
+
+    The other settings are those of :class:`S3CopySourceOperator`.
+    """
+
+    # `shard` is not templated: it comes from `expand()`, and keys may hold "{{"
+
+    def __init__(self, *, shard: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shard = shard
+
+    @fail_fast()
+    def execute(self, context: Context) -> dict[str, Any]:
+        router, object_filter, limits = self._checked_conf()
+        s3 = self.client()
+        bucket, prefix = self.work(context)
+        name = _shard_name(self.shard["index"])
+        previous = _get_or_none(s3, bucket, f"{prefix}{name}.json")
+        if previous:  # this shard's earlier attempt (a dry run's uploads are not real)
+            _abort_spread(self.engine(s3), json.loads(previous).get("spread", ()))
+        with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
+            planner = Planner(router, object_filter, limits, Path(tmp) / "spool")
+            for rows, lookup in self._parts(s3, router):
+                planner.dest_lookup = lookup
+                planner.add_all(resolve_archived(s3, rows))
+            planner.pack()
+            skipped = self._start_spread_uploads(s3, planner.spread)
+            manifest = planner.write_manifests()
+            rejected = planner.close()
+            uploads = [
+                (manifest, f"{prefix}{name}.jsonl.gz"),
+                (planner.bins_path, f"{prefix}{name}.bins"),
+                (rejected, f"{prefix}{name}-rejected.jsonl.gz"),
+            ]
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                list(pool.map(lambda pk: s3.upload_file(str(pk[0]), bucket, pk[1]), uploads))
+        if skipped:
+            s3.put_object(Bucket=bucket, Key=f"{prefix}{name}-spread-skipped.jsonl.gz", Body=encode_results(skipped))
+        summary = planner.summary()
+        summary["destination_checked"] = self.checks_destination()
+        shard_plan = {
+            "shard": self.shard,
+            "manifest": f"s3://{bucket}/{prefix}{name}.jsonl.gz",
+            "summary": summary,
+            "spread": [s.to_json() for s in planner.spread],
+            "spread_skipped": bool(skipped),
+        }
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{name}.json", Body=json.dumps(shard_plan).encode())
+        self.log.info(
+            "shard %s: %s objects (%s bytes) in %s payloads, %s rejected, %s filtered out",
+            self.shard["index"],
+            planner.objects,
+            planner.total_bytes,
+            planner.payloads,
+            planner.rejected,
+            planner.filtered,
+        )
+        return {"shard": self.shard["index"], "objects": planner.objects, "payloads": planner.payloads}
+
+    def _parts(self, s3: Any, router: Router) -> Iterator[tuple[Iterator[Any], SortedLookup | None]]:
+        """The shard's rows, part by part, each with its destination lookup (or None)."""
+        shard = self.shard
+        if shard["kind"] != "listing":
+            self.log.info("inventory: %s, shard %s", self.manifest_uri, shard)
+            yield open_shard(s3, self.manifest_uri, shard, times=bool(self.modified_after)), None
+            return
+        check = self.checks_destination()
+        for part in shard["parts"]:
+            folder = part.get("prefix") or part.get("direct") or ""
+            delimiter = "" if "prefix" in part else "/"
+            self.log.info("inventory: listing s3://%s/%s%s", self.source_bucket, folder, " (direct)" * bool(delimiter))
+            lookup = None
+            if check:
+                dest_bucket, dest_key = router.route(folder + "x") or ("", "x")
+                listing = iter_listing(s3, dest_bucket, dest_key[:-1], delimiter=delimiter)
+                lookup = SortedLookup(listing)
+            yield iter_listing(s3, self.source_bucket, folder, delimiter=delimiter), lookup
 
     def _start_spread_uploads(self, s3: Any, spread: list[SpreadObject]) -> list[CopyResult]:
         """Create the uploads whose parts several payloads share (skipping up-to-date ones)."""
@@ -339,62 +449,94 @@ class S3CopyPlanOperator(BulkCopyBaseOperator):
             obj.upload_id = engine.start_upload(obj.item)
         return skipped
 
-    def _abort_previous_attempt(self, s3: Any, context: Context) -> None:
-        """A re-planned run must not leave the spread uploads of the earlier plan open."""
-        previous = self.read_plan(s3, context)
-        if not previous or previous.get("dry_run"):
-            return
-        engine = self.engine(s3)
-        for spread in previous.get("spread", ()):
-            if spread.get("upload_id"):
-                engine.abort_upload(CopyItem(*spread["item"]), spread["upload_id"])
 
-    def _upload_manifests(self, s3: Any, context: Context, planner: Planner, tmp: Path) -> None:
-        """The payload manifests and the rejected rows, to `<work>/plan/`."""
-        bucket, prefix = self.work(context)
-        paths = planner.write_manifests(tmp / "plan")
-        rejected = planner.close()
-        uploads = [(p, f"{prefix}plan/{p.name}") for p in [*paths, rejected]]
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(lambda pk: s3.upload_file(str(pk[0]), bucket, pk[1]), uploads))
+class S3CopyMergePlanOperator(S3CopySourceOperator):
+    """Merge the shards' plans: cut their payloads into at most ``max_payloads`` copy tasks
+    (byte ranges of the shards' manifests; only the payload index lines are read), gather the
+    rejected rows and spread uploads, and write the run's `plan.json`.
 
-    def _write_plan(
-        self,
-        s3: Any,
-        context: Context,
-        planner: Planner,
-        skipped: list[CopyResult],
-        started: float,
-        *,
-        dest_checked: bool,
-    ) -> dict[str, Any]:
+    Returns the copy task descriptors to map the copy over (none in a dry run).
+
+    :param shards: the shards from the split task.
+
+    The other settings are those of :class:`S3CopySourceOperator`.
+    """
+
+    # an XComArg in a template field is resolved, not rendered as Jinja
+    template_fields: Sequence[str] = (*S3CopySourceOperator.template_fields, "shards")
+
+    def __init__(self, *, shards: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shards = shards
+
+    @fail_fast()
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        _, _, limits = self._checked_conf()
+        s3 = self.client()
         bucket, prefix = self.work(context)
-        if skipped:
-            s3.put_object(Bucket=bucket, Key=f"{prefix}results/spread-skipped.jsonl.gz", Body=encode_results(skipped))
-        payloads = [
-            dict(p.to_json(), uri=f"s3://{bucket}/{prefix}plan/{p.uri}", dest_checked=dest_checked)
-            for p in planner.payloads
-        ]
+        shards = list(self.shards)
+        plans = []
+        with tempfile.TemporaryDirectory(prefix="s3-bulk-merge-") as tmp:
+            rejected = Path(tmp) / "rejected.jsonl.gz"
+            skipped = Path(tmp) / "spread-skipped.jsonl.gz"
+            with open(rejected, "wb") as rejected_out, open(skipped, "wb") as skipped_out:
+                for shard in shards:
+                    name = _shard_name(shard["index"])
+                    plan = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}{name}.json")["Body"].read())
+                    s3.download_file(bucket, f"{prefix}{name}.bins", str(Path(tmp) / f"{shard['index']}.bins"))
+                    # gzip files joined end to end are one gzip file: the report reads one of each
+                    _append(s3, bucket, f"{prefix}{name}-rejected.jsonl.gz", rejected_out)
+                    if plan.get("spread_skipped"):
+                        _append(s3, bucket, f"{prefix}{name}-spread-skipped.jsonl.gz", skipped_out)
+                    plans.append(plan)
+            payloads = merge_payloads(
+                (
+                    (p["manifest"], p["summary"]["cost"], _read_bins(Path(tmp) / f"{p['shard']['index']}.bins"))
+                    for p in plans
+                ),
+                limits,
+                dest_checked=self.checks_destination(),
+            )
+            s3.upload_file(str(rejected), bucket, f"{prefix}plan/rejected.jsonl.gz")
+            if skipped.stat().st_size:
+                s3.upload_file(str(skipped), bucket, f"{prefix}results/spread-skipped.jsonl.gz")
+        summary = merged_summary([p["summary"] for p in plans], payloads)
         plan = {
-            "started_at": started,
+            "started_at": min((float(s.get("started_at") or time.time()) for s in shards), default=time.time()),
             "dry_run": bool(self.dry_run),
             "work": f"s3://{bucket}/{prefix}",
-            "summary": planner.summary(),
+            "summary": summary,
+            "shards": len(plans),
             "payloads": payloads,
-            "spread": [s.to_json() for s in planner.spread],
+            "spread": [s for p in plans for s in p["spread"]],
         }
         s3.put_object(Bucket=bucket, Key=prefix + PLAN_FILE, Body=json.dumps(plan).encode())
         self.log.info(
-            "plan: %s objects (%s bytes) in %s payloads, %s rejected, %s filtered out; written to s3://%s/%s",
-            planner.objects,
-            planner.total_bytes,
+            "plan: %s objects (%s bytes) from %s shards in %s copy tasks (%s payload manifests), %s rejected, "
+            "%s filtered out; written to s3://%s/%s",
+            summary["objects"],
+            summary["bytes"],
+            len(plans),
             len(payloads),
-            planner.rejected,
-            planner.filtered,
+            summary["manifests"],
+            summary["rejected"],
+            summary["filtered_out"],
             bucket,
             prefix,
         )
-        return plan
+        return [] if self.dry_run else payloads
+
+
+def _append(s3: Any, bucket: str, key: str, out: Any) -> None:
+    """Stream an object onto the end of `out` (download_fileobj would write at offsets)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    shutil.copyfileobj(body, out, 1024**2)
+
+
+def _read_bins(path: Path) -> Iterator[PayloadBin]:
+    with open(path, "rb") as fh:
+        for line in fh:
+            yield PayloadBin.parse(line)
 
 
 class S3CopyPayloadOperator(BulkCopyBaseOperator):
@@ -457,8 +599,7 @@ class S3CopyPayloadOperator(BulkCopyBaseOperator):
         return dict(progress.counts, bytes=progress.bytes_copied, index=index)
 
     def _items(self, s3: Any) -> list[CopyItem]:
-        bucket, key = parse_s3_uri(self.payload["uri"])
-        return list(read_manifest(gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).splitlines()))
+        return list(read_payload(s3, self.payload))
 
     def _options(self, context: Context) -> CopyOptions:
         options = self.copy_options()
@@ -589,8 +730,7 @@ class S3CopyReportOperator(BulkCopyBaseOperator):
         """Which of these (bucket, key) destinations the plan copies to, from its manifests."""
         found: set[tuple[str, str]] = set()
         for payload in plan["payloads"]:
-            mb, mk = parse_s3_uri(payload["uri"])
-            for item in read_manifest(gzip.decompress(s3.get_object(Bucket=mb, Key=mk)["Body"].read()).splitlines()):
+            for item in read_payload(s3, payload):
                 if (item.dest_bucket, item.dest_key) in keys:
                     found.add((item.dest_bucket, item.dest_key))
         return found
@@ -623,8 +763,7 @@ class S3CopyReportOperator(BulkCopyBaseOperator):
         if data is not None:
             yield from decode_results(data)
             return
-        mb, mk = parse_s3_uri(payload["uri"])
-        for item in read_manifest(gzip.decompress(s3.get_object(Bucket=mb, Key=mk)["Body"].read()).splitlines()):
+        for item in read_payload(s3, payload):
             if dry_run and item.first_part <= 1:  # one row per object, not per chunk of parts
                 yield make_result(item, PLANNED, f"dry run: would copy to s3://{item.dest_bucket}/{item.dest_key}")
             elif not item.is_parts:

@@ -1,14 +1,35 @@
 """Plan a bulk copy: filter and route a streamed inventory, then bin-pack it into payloads.
 
-Memory stays flat in the number of objects: each accepted row is spooled to a local file as it
-arrives, and only its size and file offset are kept, in `array('q')`s (16 bytes an object).
-Packing is largest-first onto the least-loaded payload (worst-fit decreasing with a heap),
-bounded by bytes and object count. When that would give more payloads than Airflow can map,
-both bounds grow until it fits, so one DAG run never exceeds `max_map_length`.
+Memory does not grow with the number of objects. A planner sees one shard of the inventory (an
+S3 Inventory data file, a byte range of a Batch Operations CSV, a few prefixes of a listing) and
+holds at most:
+
+- a window of `window` accepted rows (size and manifest line), and
+- `open_bins` payloads being filled, whose lines go to scratch files as they are placed.
+
+When the window is full it is sorted largest first and each object goes to the least-loaded
+open payload that has room (worst-fit decreasing, a heap keyed by load); when no open payload
+has room, the fullest one is closed and a new one opened. A payload closes when it reaches
+`max_payload_bytes` or `max_payload_objects`; a closed payload is compressed as one gzip member
+at the end of the shard's single manifest file, and one index line (offset, length, objects,
+bytes) records it. Nothing about a closed payload stays in memory.
+
+The trade-off: largest-first holds within a window, not across the whole inventory. A large
+object that arrives after its window has been placed opens or joins a payload of a later
+window, so payloads of a shard are less evenly filled than a global sort would make them (the
+last payloads of a shard, and payloads closed to make room, may be part-full). The bounds always
+hold: no payload exceeds `max_payload_bytes` (except an object larger than a payload but below
+the multipart threshold, alone in its payload) or `max_payload_objects`. Balance between copy
+tasks does not depend on it: `merge_payloads` cuts the payloads of all shards, in order, into at
+most `max_payloads` tasks of equal cost, each within one payload of the mean. A larger window
+buys tighter packing for memory (about 300 bytes a row); more open payloads buy fewer part-full
+payloads for file handles. Sorting everything would cost memory linear in the objects.
 
 An object above the multipart threshold is copied by UploadPartCopy. If it is larger than a
 payload it is cut into chunks of parts, which land in different payloads (different workers);
-those uploads are created up front and completed by one later step.
+those uploads are created by the plan task before its manifest is finished, and completed by
+one later step. Only these objects are kept in memory: each is at least a payload in size, so
+there are few.
 """
 
 from __future__ import annotations
@@ -16,19 +37,24 @@ from __future__ import annotations
 import gzip
 import heapq
 import json
-import math
 import re
-import shutil
-from array import array
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from mediaflow.common.errors import InputError
 from mediaflow.common.parts import DEFAULT_PART_SIZE, MIN_PART_SIZE, choose_part_size, part_count
+from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.s3copy.inventory import Rejected, SourceObject
 from mediaflow.s3copy.routing import ObjectFilter, Router
+
+#: rows sorted together before packing, and payloads filled at once (see the module docstring)
+DEFAULT_WINDOW = 32_768
+DEFAULT_OPEN_BINS = 64
+#: lines of an open payload kept in memory before they go to its scratch file
+SPILL_BYTES = 256 * 1024
 
 
 class CopyItem(NamedTuple):
@@ -130,19 +156,72 @@ class SpreadObject:
         return {"item": list(self.item), "part_size": self.part_size, "parts": self.parts, "upload_id": self.upload_id}
 
 
-@dataclass
-class PayloadDescriptor:
-    index: int
-    objects: int = 0
-    bytes: int = 0
-    uri: str = ""
+class PayloadBin(NamedTuple):
+    """One payload of a shard's manifest: a gzip member at `offset` of `length` bytes."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "uri": self.uri, "objects": self.objects, "bytes": self.bytes}
+    offset: int
+    length: int
+    objects: int
+    bytes: int
+
+    def line(self) -> bytes:
+        return f"{self.offset}\t{self.length}\t{self.objects}\t{self.bytes}\n".encode()
+
+    @classmethod
+    def parse(cls, line: bytes) -> PayloadBin:
+        offset, length, objects, size = line.split()
+        return cls(int(offset), int(length), int(objects), int(size))
+
+
+def bin_cost(objects: int, size: int, limits: PlanLimits) -> float:
+    """How full a payload is, 0 to 1: the larger of its share of the byte and object bounds."""
+    return max(size / limits.max_payload_bytes, objects / limits.max_payload_objects)
+
+
+class _OpenBin:
+    """A payload being filled: its lines stay in memory up to `SPILL_BYTES`, then go to a
+    scratch file, so a payload of many objects costs no more memory than a small one."""
+
+    __slots__ = ("buffered", "bytes", "lines", "objects", "path", "spilled")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: list[bytes] = []
+        self.buffered = 0
+        self.spilled = False
+        self.bytes = 0
+        self.objects = 0
+
+    def write(self, line: bytes) -> None:
+        self.lines.append(line)
+        self.buffered += len(line)
+        if self.buffered >= SPILL_BYTES:
+            self.spill()
+
+    def spill(self) -> None:
+        with open(self.path, "ab" if self.spilled else "wb") as fh:
+            fh.write(b"".join(self.lines))
+        self.spilled = True
+        self.lines.clear()
+        self.buffered = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        """Every line written, in order, in chunks of about a MiB."""
+        if self.spilled:
+            with open(self.path, "rb") as fh:
+                while chunk := fh.read(1024**2):
+                    yield chunk
+        yield b"".join(self.lines)
 
 
 class Planner:
-    """Feed it inventory rows with `add`, then `pack`, then `write_manifests`."""
+    """Feed it inventory rows with `add`, then `pack`, start the spread uploads, then
+    `write_manifests` and `close`.
+
+    Whole objects are packed as they stream in (see the module docstring); the shard's one
+    manifest file (`manifest`) grows by one gzip member per closed payload, and `bins_path`
+    gets one line per payload (offset, length, objects, bytes).
+    """
 
     def __init__(
         self,
@@ -151,62 +230,93 @@ class Planner:
         limits: PlanLimits,
         spool_dir: Path,
         dest_lookup: Callable[[str], SourceObject | None] | None = None,
+        *,
+        window: int = DEFAULT_WINDOW,
+        open_bins: int = DEFAULT_OPEN_BINS,
     ) -> None:
         """`dest_lookup(dest_key)`, when given, says what the destination holds; up-to-date
-        objects are then skipped here and the copy tasks need not check them again."""
+        objects are then skipped here and the copy tasks need not check them again. It may be
+        replaced between parts of a shard (each part has its own sorted destination listing)."""
+        if window < 1 or open_bins < 1:
+            raise InputError(f"window ({window}) and open_bins ({open_bins}) must be at least 1")
         self.router = router
         self.dest_lookup = dest_lookup
-        self.skipped = 0
         self.filter = object_filter
         self.limits = limits
+        self.window = window
+        self.max_open = open_bins
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = spool_dir
-        self._spool: IO[bytes] = open(spool_dir / "objects.jsonl", "w+b")  # noqa: SIM115 - closed in close()
+        self.manifest = spool_dir / "payloads.jsonl.gz"
+        self.bins_path = spool_dir / "payloads.bins"
+        self._out: IO[bytes] = open(self.manifest, "wb")  # noqa: SIM115 - closed in close()
+        self._bins: IO[bytes] = open(self.bins_path, "wb")  # noqa: SIM115 - closed in close()
         self._rejected: IO[bytes] = gzip.open(spool_dir / "rejected.jsonl.gz", "wb", compresslevel=1)  # noqa: SIM115
-        self.sizes = array("q")
-        self.offsets = array("q")
-        self._pos = 0
+        self._buffer: list[tuple[int, bytes]] = []
+        self._open: list[tuple[int, int, _OpenBin]] = []  # heap of (load, tie-break, payload)
+        self._free_slots = list(range(open_bins))
+        self._slot_of: dict[int, int] = {}
         self.seen = 0
+        self.objects = 0
         self.filtered = 0
         self.rejected = 0
         self.rejected_failed = 0
+        self.skipped = 0
         self.total_bytes = 0
+        self.payloads = 0
+        self.cost = 0.0
+        self.largest_payload_bytes = 0
         self.spread: list[SpreadObject] = []
-        self.payloads: list[PayloadDescriptor] = []
-        self._assign = array("i")  # payload of each object (-1: spread over several)
-        self._chunks: list[list[tuple[int, int]]] = []  # per payload: (spread index, chunk index)
+        self._packed = False
         self.effective = limits
+        f = object_filter
+        self._filtering = bool(
+            (f.file_types and "*" not in f.file_types)
+            or f.min_size is not None
+            or f.max_size is not None
+            or f.modified_after is not None
+        )
+        self._plain_prefixes = not any(_NEEDS_JSON.search(r.prefix) for r in router.routes)
+        #: objects above both the multipart threshold and a payload are spread over payloads
+        self._spread_above = max(limits.multipart_threshold, limits.max_payload_bytes)
 
     # -- intake ---------------------------------------------------------------------------------
     def add(self, row: SourceObject | Rejected) -> None:
         self.seen += 1
-        if isinstance(row, Rejected):
+        if type(row) is Rejected:
             self._reject(row, failed=True)
             return
-        if not self.filter.accepts(row.key, row.size, row.last_modified):
+        bucket, key, version, size, etag = row[:5]
+        if self._filtering and not self.filter.accepts(key, size, row.last_modified):
             self.filtered += 1
             return
-        target = self.router.route(row.key)
+        target = self.router.route(key)
         if target is None:
-            msg = f"s3://{row.bucket}/{row.key} matches no route; add a route for its type or a '*' route"
-            self._reject(Rejected(row.bucket, row.key, row.version_id, "NoRoute", 0, msg), failed=False)
+            msg = f"s3://{bucket}/{key} matches no route; add a route for its type or a '*' route"
+            self._reject(Rejected(bucket, key, version, "NoRoute", 0, msg), failed=False)
             return
         if self.dest_lookup is not None:
             dest = self.dest_lookup(target[1])
-            if dest is not None and is_up_to_date(
-                row.size, row.etag, dest.size, dest.etag, self.limits.multipart_threshold
-            ):
+            if dest is not None and is_up_to_date(size, etag, dest.size, dest.etag, self.limits.multipart_threshold):
                 self.skipped += 1
                 msg = "destination already up to date"
-                self._reject(Rejected(row.bucket, row.key, row.version_id, "", 200, msg), failed=False)
+                self._reject(Rejected(bucket, key, version, "", 200, msg), failed=False)
                 return
-        item = CopyItem(row.bucket, row.key, row.version_id, row.size, row.etag, target[0], target[1])
-        line = encode_item(item)
-        self.offsets.append(self._pos)  # counted, not tell(): tell() costs more than the write
-        self._pos += len(line)
-        self._spool.write(line)
-        self.sizes.append(row.size)
-        self.total_bytes += row.size
+        self.objects += 1
+        self.total_bytes += size
+        if size > self._spread_above:
+            item = CopyItem(bucket, key, version, size, etag, target[0], target[1])
+            self.spread.append(self._spread(item))
+            return
+        dest_bucket, dest_key = target
+        # a destination key is a route's prefix and the end of the source key
+        if _NEEDS_JSON.search(key) or (not self._plain_prefixes and _NEEDS_JSON.search(dest_key)):
+            line = encode_item(CopyItem(bucket, key, version, size, etag, dest_bucket, dest_key))
+        else:  # encode_item's tab-separated line, inline: this runs once per object
+            line = f"{bucket}\t{key}\t{version or ''}\t{size}\t{etag}\t{dest_bucket}\t{dest_key}\n".encode()
+        self._buffer.append((size, line))
+        if len(self._buffer) >= self.window:
+            self._drain()
 
     def add_all(self, rows: Iterable[SourceObject | Rejected]) -> Planner:
         for row in rows:
@@ -219,167 +329,130 @@ class Planner:
         record = [*row, "failed" if failed else "skipped"]
         self._rejected.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
 
-    @property
-    def objects(self) -> int:
-        return len(self.sizes)
+    def _spread(self, item: CopyItem) -> SpreadObject:
+        """Cut an object larger than a payload into payload-sized chunks of parts."""
+        limits = self.limits
+        part_size = choose_part_size(item.size, initial_part_size(limits.multipart_threshold))
+        parts = part_count(item.size, part_size)
+        per_chunk = max(1, limits.max_payload_bytes // part_size)
+        spread = SpreadObject(item, part_size, parts)
+        spread.chunks = [(first, min(parts, first + per_chunk - 1)) for first in range(1, parts + 1, per_chunk)]
+        return spread
 
     # -- packing --------------------------------------------------------------------------------
-    def pack(self) -> list[PayloadDescriptor]:
-        """Assign every object (or chunk of parts) to a payload within the mapping limit."""
-        limits = self.limits
-        n = len(self.sizes)
-        grow = 1.0
-        if n:
-            need = max(
-                math.ceil(self.total_bytes / limits.max_payload_bytes), math.ceil(n / limits.max_payload_objects)
-            )
-            grow = max(1.0, need / limits.max_payloads)
-        while True:
-            eff = PlanLimits(
-                max_payload_bytes=math.ceil(limits.max_payload_bytes * grow),
-                max_payload_objects=math.ceil(limits.max_payload_objects * grow),
-                max_payloads=limits.max_payloads,
-                multipart_threshold=limits.multipart_threshold,
-            )
-            if self._pack_with(eff) <= limits.max_payloads:
-                self.effective = eff
-                return self.payloads
-            grow *= 1.25
-
-    def _pack_with(self, eff: PlanLimits) -> int:
-        sizes = self.sizes
-        self.spread = []
-        chunk_units: list[tuple[int, int, int]] = []  # (bytes, spread index, chunk index)
-        whole: list[int] = []  # object indices; ints, not tuples, to stay small at 1M rows
-        first_part = initial_part_size(eff.multipart_threshold)
-        for i in range(len(sizes)):
-            size = sizes[i]
-            if size > eff.multipart_threshold and size > eff.max_payload_bytes:
-                part_size = choose_part_size(size, first_part)
-                parts = part_count(size, part_size)
-                per_chunk = max(1, eff.max_payload_bytes // part_size)
-                spread = SpreadObject(self._item(i), part_size, parts)
-                for first in range(1, parts + 1, per_chunk):
-                    last = min(parts, first + per_chunk - 1)
-                    chunk_bytes = min(size, last * part_size) - (first - 1) * part_size
-                    chunk_units.append((chunk_bytes, len(self.spread), len(spread.chunks)))
-                    spread.chunks.append((first, last))
-                self.spread.append(spread)
+    def _drain(self) -> None:
+        """Place the buffered objects, largest first, each on the least-loaded open payload
+        that has room; when none has, the fullest open payload is closed for a new one."""
+        buffer = self._buffer
+        buffer.sort(key=_first, reverse=True)
+        max_bytes, max_objects = self.limits.max_payload_bytes, self.limits.max_payload_objects
+        heap = self._open
+        for size, line in buffer:
+            if heap and heap[0][0] + size <= max_bytes:
+                seq, b = heap[0][1], heap[0][2]
             else:
-                whole.append(i)
-        chunk_units.sort(reverse=True)
-        whole.sort(key=sizes.__getitem__, reverse=True)
+                if len(heap) >= self.max_open:
+                    self._close_fullest()
+                b = self._new_bin()
+                seq = id(b)
+                heapq.heappush(heap, (0, seq, b))
+            b.lines.append(line)  # _OpenBin.write, inline: this runs once per object
+            b.buffered += len(line)
+            if b.buffered >= SPILL_BYTES:
+                b.spill()
+            b.bytes += size
+            b.objects += 1
+            if b.objects >= max_objects or b.bytes >= max_bytes:
+                heapq.heappop(heap)
+                self._close(b)
+            else:
+                heapq.heapreplace(heap, (b.bytes, seq, b))
+        buffer.clear()
 
-        assign = array("i", [-1]) * len(sizes)
-        chunks: list[list[tuple[int, int]]] = []
-        loads: list[list[int]] = []  # per payload: [bytes, objects]
-        heap: list[tuple[int, int]] = []  # (bytes, payload) of payloads with room for more objects
+    def _new_bin(self) -> _OpenBin:
+        slot = self._free_slots.pop()
+        b = _OpenBin(self.spool_dir / f"open-{slot:04d}.jsonl")
+        self._slot_of[id(b)] = slot
+        return b
 
-        def place(size: int) -> int:
-            target = -1
-            while heap:
-                load, p = heap[0]
-                if loads[p][1] >= eff.max_payload_objects:
-                    heapq.heappop(heap)
-                    continue
-                if load + size <= eff.max_payload_bytes:
-                    target = p
-                    heapq.heappop(heap)
-                break
-            if target < 0:
-                target = len(loads)
-                loads.append([0, 0])
-                chunks.append([])
-            loads[target][0] += size
-            loads[target][1] += 1
-            if loads[target][1] < eff.max_payload_objects:
-                heapq.heappush(heap, (loads[target][0], target))
-            return target
+    def _close_fullest(self) -> None:
+        heap = self._open
+        i = max(range(len(heap)), key=heap.__getitem__)  # (load, unique tie-break): C comparisons
+        _, _, b = heap[i]
+        heap[i] = heap[-1]
+        heap.pop()
+        heapq.heapify(heap)
+        self._close(b)
 
-        for size, s, c in chunk_units:  # chunks are payload-sized: the largest units come first
-            chunks[place(size)].append((s, c))
-            if len(loads) > eff.max_payloads:
-                return len(loads)
-        for i in whole:
-            assign[i] = place(sizes[i])
-            if len(loads) > eff.max_payloads:
-                return len(loads)
-        self._assign, self._chunks = assign, chunks
-        self.payloads = [PayloadDescriptor(p, objects=o, bytes=b) for p, (b, o) in enumerate(loads)]
-        return len(loads)
+    def _close(self, b: _OpenBin) -> None:
+        """Compress the payload's lines as one gzip member at the end of the manifest."""
+        self._free_slots.append(self._slot_of.pop(id(b)))
+        offset = self._out.tell()
+        # a gzip member (wbits 16 + 12) with a 4 KiB window: payloads are many and small, and a
+        # full-size compressor costs more to set up than to run on them
+        compressor = zlib.compressobj(1, zlib.DEFLATED, 28, 4)
+        for chunk in b.chunks():
+            self._out.write(compressor.compress(chunk))
+        self._out.write(compressor.flush())
+        self._add_bin(PayloadBin(offset, self._out.tell() - offset, b.objects, b.bytes))
 
-    def _item(self, i: int) -> CopyItem:
-        self._spool.seek(self.offsets[i])
-        item = decode_item(self._spool.readline())
-        self._spool.seek(0, 2)
-        return item
+    def _add_bin(self, payload: PayloadBin) -> None:
+        self._bins.write(payload.line())
+        self.payloads += 1
+        self.cost += bin_cost(payload.objects, payload.bytes, self.limits)
+        self.largest_payload_bytes = max(self.largest_payload_bytes, payload.bytes)
+
+    def pack(self) -> int:
+        """Place what is still buffered and close every open payload; returns the payload
+        count so far (the chunks of spread objects are added by `write_manifests`)."""
+        if not self._packed:
+            self._drain()
+            while self._open:
+                _, _, b = heapq.heappop(self._open)
+                self._close(b)
+            self._packed = True
+        return self.payloads
 
     # -- output ---------------------------------------------------------------------------------
-    def write_manifests(self, out_dir: Path, flush_bytes: int = 64 * 1024**2) -> list[Path]:
-        """One gzip manifest per payload; spread uploads must have their ids by now.
-
-        One sequential pass over the spool, buffering lines per payload and appending them to
-        per-payload files every `flush_bytes`, then compressing each file once."""
-        out_dir.mkdir(parents=True, exist_ok=True)
-        plain = [out_dir / f"payload-{p:05d}.jsonl" for p in range(len(self.payloads))]
-        for path in plain:
-            path.write_bytes(b"")
-        buffers: list[list[bytes]] = [[] for _ in plain]
-        buffered = 0
-
-        def flush() -> None:
-            for p, buf in enumerate(buffers):
-                if buf:
-                    with open(plain[p], "ab") as fh:
-                        fh.write(b"".join(buf))
-                    buf.clear()
-
-        for p, payload in enumerate(self.payloads):
-            for s, c in self._chunks[p]:
-                line = self._chunk_line(payload, s, c)
-                if line:
-                    buffers[p].append(line)
-        assign = self._assign
-        self._spool.flush()
-        self._spool.seek(0)
-        for i, line in enumerate(self._spool):
-            p = assign[i]
-            if p >= 0:
-                buffers[p].append(line)
-                buffered += len(line)
-                if buffered >= flush_bytes:
-                    flush()
-                    buffered = 0
-        flush()
-        paths = []
-        for payload, path in zip(self.payloads, plain, strict=True):
-            gz = path.with_suffix(".jsonl.gz")
-            with open(path, "rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
-                shutil.copyfileobj(src, dst, 1024**2)
-            path.unlink()
-            payload.uri = gz.name
-            paths.append(gz)
-        return paths
-
-    def _chunk_line(self, payload: PayloadDescriptor, s: int, c: int) -> bytes:
-        spread = self.spread[s]
-        first, last = spread.chunks[c]
-        if spread.upload_id == "":  # destination already up to date: nothing to copy
-            payload.objects -= 1
-            payload.bytes -= min(spread.item.size, last * spread.part_size) - (first - 1) * spread.part_size
-            return b""
-        if spread.upload_id is None:
-            raise RuntimeError(f"spread upload for s3://{spread.item.bucket}/{spread.item.key} not started")
-        item = spread.item._replace(
-            upload_id=spread.upload_id, part_size=spread.part_size, first_part=first, last_part=last
-        )
-        return encode_item(item)
+    def write_manifests(self) -> Path:
+        """Add the chunks of spread uploads (whose ids must be set by now) as payloads of their
+        own, packed largest first, and finish the manifest. Returns its path."""
+        self.pack()
+        units = []  # (bytes, line) of each chunk; few: each is up to a payload in size
+        for spread in self.spread:
+            if spread.upload_id is None:
+                raise RuntimeError(f"spread upload for s3://{spread.item.bucket}/{spread.item.key} not started")
+            if spread.upload_id == "":  # destination already up to date: nothing to copy
+                continue
+            for first, last in spread.chunks:
+                item = spread.item._replace(
+                    upload_id=spread.upload_id, part_size=spread.part_size, first_part=first, last_part=last
+                )
+                size = min(spread.item.size, last * spread.part_size) - (first - 1) * spread.part_size
+                units.append((size, encode_item(item)))
+        self._buffer = units
+        self._packed = False
+        self.pack()
+        self._out.flush()
+        self._bins.flush()
+        return self.manifest
 
     def close(self) -> Path:
-        """Close the spool; returns the rejected-rows file (gzip JSON lines) for the report."""
+        """Close the files; returns the rejected-rows file (gzip JSON lines) for the report."""
         self._rejected.close()
-        self._spool.close()
+        self._out.close()
+        self._bins.close()
+        for path in self.spool_dir.glob("open-*.jsonl"):
+            path.unlink()
         return self.spool_dir / "rejected.jsonl.gz"
+
+    def bins(self) -> Iterator[PayloadBin]:
+        """The payloads written so far, in manifest order."""
+        if not self._bins.closed:
+            self._bins.flush()
+        with open(self.bins_path, "rb") as fh:
+            for line in fh:
+                yield PayloadBin.parse(line)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -391,13 +464,96 @@ class Planner:
             "skipped_up_to_date": self.skipped,
             "destination_checked": self.dest_lookup is not None,
             "rejected_failed": self.rejected_failed,
-            "payloads": len(self.payloads),
+            "payloads": self.payloads,
+            "cost": self.cost,
+            "largest_payload_bytes": self.largest_payload_bytes,
             "spread_objects": len(self.spread),
-            "max_payload_bytes": self.effective.max_payload_bytes,
-            "max_payload_objects": self.effective.max_payload_objects,
-            "max_payloads": self.effective.max_payloads,
-            "multipart_threshold": self.effective.multipart_threshold,
+            "max_payload_bytes": self.limits.max_payload_bytes,
+            "max_payload_objects": self.limits.max_payload_objects,
+            "max_payloads": self.limits.max_payloads,
+            "multipart_threshold": self.limits.multipart_threshold,
         }
+
+
+def _first(pair: tuple[int, bytes]) -> int:
+    return pair[0]
+
+
+# -- merging the shards' payloads into copy tasks -------------------------------------------------
+def merge_payloads(
+    shards: Iterable[tuple[str, float, Iterable[PayloadBin]]], limits: PlanLimits, *, dest_checked: bool = False
+) -> list[dict[str, Any]]:
+    """Cut the shards' payloads, in order, into at most `limits.max_payloads` copy tasks of about
+    equal cost (see `bin_cost`). A task is a list of byte ranges (`segments`) of the shards'
+    manifests: consecutive payloads of one manifest are one range, so a task has at most a few
+    ranges whatever the object count, and only the payload index lines pass through memory.
+
+    `shards`: (manifest URI, total cost, payloads) for each shard; the cost is the shard's
+    `summary()["cost"]`. Each task's cost is within one payload of the mean."""
+    shards = list(shards)
+    total = sum(cost for _, cost, _ in shards)
+    tasks: list[dict[str, Any]] = []
+    if total <= 0:
+        return tasks
+    count = limits.max_payloads
+    target = total / count
+    done = 0.0
+    current = -1
+    for uri, _, payloads in shards:
+        for p in payloads:
+            slot = min(count - 1, int(done / target))
+            done += bin_cost(p.objects, p.bytes, limits)
+            if slot != current or not tasks:
+                current = slot
+                tasks.append(
+                    {
+                        "index": len(tasks),
+                        "uri": uri,
+                        "segments": [],
+                        "objects": 0,
+                        "bytes": 0,
+                        "dest_checked": dest_checked,
+                    }
+                )
+            task = tasks[-1]
+            segments = task["segments"]
+            if segments and segments[-1][0] == uri and segments[-1][2] == p.offset:
+                segments[-1][2] = p.offset + p.length
+            else:
+                segments.append([uri, p.offset, p.offset + p.length])
+            task["objects"] += p.objects
+            task["bytes"] += p.bytes
+    return tasks
+
+
+def merged_summary(shards: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's plan summary from its shards' `Planner.summary()`s and its copy tasks."""
+    counted = ("seen", "objects", "bytes", "filtered_out", "rejected", "skipped_up_to_date", "rejected_failed")
+    out: dict[str, Any] = {key: sum(int(s[key]) for s in shards) for key in counted}
+    first = shards[0] if shards else {}
+    out.update(
+        destination_checked=bool(first.get("destination_checked")),
+        payloads=len(tasks),
+        manifests=sum(int(s["payloads"]) for s in shards),
+        spread_objects=sum(int(s["spread_objects"]) for s in shards),
+        largest_task_bytes=max((t["bytes"] for t in tasks), default=0),
+        largest_task_objects=max((t["objects"] for t in tasks), default=0),
+        **{
+            k: first.get(k) for k in ("max_payload_bytes", "max_payload_objects", "max_payloads", "multipart_threshold")
+        },
+    )
+    return out
+
+
+def read_payload(s3: Any, payload: dict[str, Any]) -> Iterator[CopyItem]:
+    """The items of a copy task: each of its manifest ranges (or its whole manifest), read with
+    one GET each. A range holds whole gzip members, which decompress one after another."""
+    segments = payload.get("segments") or [[payload["uri"], None, None]]
+    for uri, start, end in segments:
+        bucket, key = parse_s3_uri(uri)
+        kwargs = {} if start is None else {"Range": f"bytes={start}-{end - 1}"}
+        data = s3.get_object(Bucket=bucket, Key=key, **kwargs)["Body"].read()
+        yield from read_manifest(gzip.decompress(data).splitlines())
 
 
 def read_manifest(lines: Iterable[bytes]) -> Iterable[CopyItem]:
