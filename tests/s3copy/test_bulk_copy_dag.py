@@ -88,6 +88,10 @@ def test_copies_a_mixed_tree_then_a_rerun_copies_nothing(airflow_db, local_stack
     result = run_dag("s3_bulk_copy", conf)
     assert result.state == "success", result.task_states
     assert len(result.task_states["copy"]) >= 3
+    plan = result.only_xcom("plan")
+    assert result.labels["copy"] == [
+        f"payload {p['index']}: {p['objects']} objects, {p['bytes'] / 1024**3:.2f} GiB" for p in plan
+    ]
 
     n = len(ODD_KEYS) + 3
     for key, body in ODD_KEYS.items():
@@ -307,8 +311,15 @@ def test_bad_conf_fails_the_plan_at_its_first_try(airflow_db, local_stack, s3, m
     result = run_dag("s3_bulk_copy", {"source_bucket": src, "destination_bucket": dst, **conf}, keep_retries=True)
     assert result.state == "failed"
     assert result.task_states["plan"] == ["failed"]
+    # nothing after the plan fails with an error of its own: the copies never ran, there is no
+    # upload to complete, and the report (the last task, which decides the run's state) says why
+    assert result.task_states["copy"] == ["upstream_failed"]
+    assert result.task_states["complete_uploads"] == ["skipped"]
+    assert result.task_states["report"] == ["failed"]
     with create_session() as session:
         plan = session.query(TaskInstance).filter_by(dag_id="s3_bulk_copy", run_id=result.run_id, task_id="plan").one()
         assert (plan.try_number, plan.max_tries) == (1, 2)  # retries were on, and none was used
-    assert message in capfd.readouterr().out
+    logged = capfd.readouterr().out
+    assert message in logged
+    assert "no plan for this run: the plan task did not finish (see its log)" in logged
     assert _keys(s3, dst) == []
