@@ -127,6 +127,8 @@ def test_folder_tree_keeps_paths_disambiguates_names_and_takes_stack_head(
     assert s3.head_object(Bucket=bucket, Key="backup/Dailies/cut_v2.mp4")["Metadata"]["frameio-version"] == "2"
     totals = result.xcoms["transfer"]
     assert sum(t["copied"] for t in totals) == 4
+    # one transfer per file, each labelled with its file name in the grid
+    assert sorted(result.labels["transfer"]) == ["boom.wav", "clip.mov", "clip.mov", "cut_v2.mp4", "review.mp4"]
     assert sum(t["skipped_no_original"] for t in totals) == 1  # the watermarked review copy
 
     # re-run: everything is already there, nothing is copied
@@ -290,6 +292,18 @@ def test_scheduled_backup_reads_targets_variable_and_copies_only_what_is_new(
     assert backup_keys(s3, bucket, "Selects/") == {"Selects/a.mov": 500, "Selects/c.mov": 200}
 
 
+def test_scheduled_backup_without_targets_is_skipped_and_names_the_variable(airflow_db, monkeypatch, capfd):
+    monkeypatch.delenv("AIRFLOW_VAR_FRAMEIO_BACKUP_TARGETS", raising=False)
+    result = run_dag("frameio_backup_scheduled")
+    assert result.task_states == {"resolve": ["skipped"], "transfer": ["skipped"]}
+    assert result.state == "success"  # nothing failed: there was nothing to do
+    out, err = capfd.readouterr()
+    assert "nothing to back up: set the Airflow Variable frameio_backup_targets to a JSON list" in out + err
+
+    monkeypatch.setenv("AIRFLOW_VAR_FRAMEIO_BACKUP_TARGETS", "[]")  # set, but empty
+    assert run_dag("frameio_backup_scheduled").task_states["resolve"] == ["skipped"]
+
+
 def test_empty_folder_succeeds_with_nothing_to_copy(airflow_db, standin, s3, make_bucket):
     seeded = seed(standin, [{"type": "folder", "name": "Empty", "children": []}])
     bucket = make_bucket("fio")
@@ -319,6 +333,8 @@ def test_large_folders_are_grouped_into_batches_within_the_mapping_limit(
     assert result.state == "success", result.task_states
     batches = result.only_xcom("resolve")
     assert len(batches) <= 4
+    assert result.labels["transfer"] == [b["label"] for b in batches]
+    assert all(label.startswith("shot_") and label.endswith(" more") for label in result.labels["transfer"])
     assert sum(b["files"] for b in batches) == 10
     assert len(result.task_states["transfer"]) == len(batches)
     assert backup_keys(s3, bucket, "Many/") == {f"Many/shot_{i:02d}.mov": 100 + i for i in range(10)}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediaflow.common.s3 import is_not_found
+from mediaflow.common.summary import human_bytes, plural
 from mediaflow.frameio import s3_checksums as sums
 from mediaflow.frameio.client import FrameioClient, FrameioError
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferError, TransferSpec
@@ -122,3 +123,25 @@ def back_up_batch(client: FrameioClient, engine: HttpToS3, s3: Any, plan: dict[s
         if outcome.status == "failed":
             result.failures.append(f"{entry['name']} (asset {entry['asset_id']}) -> {where}: {outcome.detail}")
     return result
+
+
+def batch_summary_lines(plan: dict[str, Any], result: BatchResult) -> list[str]:
+    """What one transfer task did, in a few lines for its log: files backed up, skipped and
+    failed, and where they went."""
+    target, totals = plan["target"], result.totals
+    prefix = target.get("destination_prefix") or ""
+    skipped = totals.get("skipped_existing", 0) + totals.get("skipped_no_original", 0)
+    lines = [
+        f"Frame.io backup: {plural(len(plan['files']), 'file')} to s3://{target['destination_bucket']}/{prefix}",
+        f"  backed up  {totals.get('copied', 0):,} ({human_bytes(totals.get('bytes', 0))})",
+        f"  skipped    {skipped:,}"
+        + (
+            f" ({totals.get('skipped_existing', 0):,} already in S3, "
+            f"{totals.get('skipped_no_original', 0):,} without an original to download)"
+            if skipped
+            else ""
+        ),
+        f"  failed     {totals.get('failed', 0):,}",
+    ]
+    lines += [f"    - {failure}" for failure in result.failures]
+    return lines

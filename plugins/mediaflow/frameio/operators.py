@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowSkipException
 
 from mediaflow.common.aws import client_config
 from mediaflow.common.conf import to_bool
@@ -24,8 +25,8 @@ from mediaflow.common.errors import InputError
 from mediaflow.common.params import is_event_run
 from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import fail_fast, max_map_length
-from mediaflow.frameio.api import assign_keys, batch_sizes, chunk, normalize_prefix
-from mediaflow.frameio.backup import back_up_batch
+from mediaflow.frameio.api import assign_keys, batch_label, batch_sizes, chunk, normalize_prefix
+from mediaflow.frameio.backup import back_up_batch, batch_summary_lines
 from mediaflow.frameio.client import Resolution, resolve
 from mediaflow.frameio.hook import FrameioHook
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
@@ -155,11 +156,14 @@ class FrameioResolveOperator(FrameioBaseOperator):
             from airflow.sdk import Variable
 
             raw = Variable.get(self.targets_variable, default=None, deserialize_json=True)
-            if raw is None:
-                self.log.warning("Variable %r is not set: nothing to back up", self.targets_variable)
-                raw = []
         if isinstance(raw, str):
             raw = json.loads(raw)
+        if not raw and self.targets_variable:
+            raise AirflowSkipException(
+                f"nothing to back up: set the Airflow Variable {self.targets_variable} to a JSON list of targets, "
+                'e.g. [{"asset_id": "<project id>", "asset_type": "project", "destination_bucket": "<bucket>"}], '
+                "or trigger with `targets` in the conf"
+            )
         if not isinstance(raw, list):
             raise InputError(f"Frame.io backup targets must be a list of objects, got {type(raw).__name__}")
         targets = [normalize_target(t) for t in raw]
@@ -204,7 +208,7 @@ class FrameioResolveOperator(FrameioBaseOperator):
                 key = f"{folder}/plan-{t_index:03d}-{b_index:05d}.json"
                 plan = {"target": target, "files": [asdict(f) for f in files]}
                 s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(plan).encode())
-                batches.append({"plan_uri": f"s3://{bucket}/{key}", "files": len(files)})
+                batches.append({"plan_uri": f"s3://{bucket}/{key}", "files": len(files), "label": batch_label(files)})
             s3.put_object(
                 Bucket=bucket, Key=f"{folder}/skipped-{t_index:03d}.json", Body=json.dumps(res.skipped).encode()
             )
@@ -263,6 +267,7 @@ class FrameioTransferOperator(FrameioBaseOperator):
         plan = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         client = self.frameio_hook.get_client(plan["target"]["api_version"], plan["target"]["account_id"])
         result = back_up_batch(client, self._engine(s3), s3, plan)
+        self.log.info("\n".join(batch_summary_lines(plan, result)))
         if result.failures:
             raise RuntimeError(
                 f"{len(result.failures)} of {len(plan['files'])} Frame.io files did not back up:\n- "
@@ -294,6 +299,8 @@ def frameio_backup_tasks(
     )
     FrameioTransferOperator.partial(
         task_id="transfer",
+        # the grid shows the file name (or the first of a batch) instead of a bare map index
+        map_index_template="{{ task.batch.get('label', '') }}",
         multipart_threshold="{{ var.value.get('frameio_backup_multipart_threshold', 67108864) | int }}",
         part_size="{{ var.value.get('frameio_backup_part_size', 8388608) | int }}",
         max_concurrency="{{ var.value.get('frameio_backup_max_concurrency', 8) | int }}",
