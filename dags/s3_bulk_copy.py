@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
 from mediaflow.common.dag_defaults import DEFAULT_ARGS, S3_COPY_POOL
@@ -44,8 +45,10 @@ Operations CSV manifest or an S3 Inventory report. `plan` filters, routes and bi
 objects into payloads (manifests in S3, within the mapping limit); `copy` runs one mapped task
 per payload (CopyObject, or UploadPartCopy above `multipart_threshold`); `complete_uploads`
 finishes uploads whose parts several tasks copied; `report` writes `report.csv` (S3 Batch
-Operations format) and `summary.json` under `report_prefix/<run id>/`, and fails the run if any
-object failed. Re-runs skip what is already there. See docs/dags/s3_bulk_copy.md.
+Operations format) and `summary.json` under `report_prefix/<run id>/`, logs a short summary, and
+fails the run if any object failed. When `plan` fails, the tasks after it end upstream_failed
+(`planned` is the setup marker that does it). Re-runs skip what is already there. See
+docs/dags/s3_bulk_copy.md.
 """,
 ) as dag:
     plan = S3CopyPlanOperator(
@@ -80,4 +83,9 @@ object failed. Re-runs skip what is already there. See docs/dags/s3_bulk_copy.md
         task_id="complete_uploads", trigger_rule="all_done", delete_source=P("delete_source"), **COMMON
     )
     report = S3CopyReportOperator(task_id="report", trigger_rule="all_done", report_scope=P("report_scope"), **COMMON)
-    plan >> copy >> complete >> report
+    # A setup marker that a plan exists. complete_uploads and report run whatever the copies did
+    # (all_done), but when the plan fails this marker is upstream_failed, and Airflow marks them
+    # upstream_failed too instead of running them into errors of their own. The marker, not the
+    # plan, is the setup: clearing a copy task re-runs the marker, never the plan.
+    planned = EmptyOperator(task_id="planned").as_setup()
+    plan >> planned >> copy >> complete >> report

@@ -283,6 +283,20 @@ def test_bad_conf_is_refused_before_any_task(airflow_db, local_stack):
     _validated(ParamsDict(dict(PARAMS)), {"source_bucket": "fine-bucket", "destination_bucket": "other.bucket-2"})
 
 
+def test_clearing_a_copy_task_never_runs_the_plan_again():
+    """`planned` is the setup that makes the tasks after a failed plan upstream_failed; being a
+    setup, it is cleared with any task after it. The plan itself must not be: planning again
+    would abort the spread uploads the other copy tasks wrote parts to."""
+    from tests.helpers import load_dag
+
+    dag = load_dag("s3_bulk_copy")
+    assert dag.get_task("planned").is_setup and not dag.get_task("plan").is_setup
+    for task_id in ("copy", "complete_uploads", "report"):
+        cleared = dag.partial_subset(task_ids=[task_id], include_downstream=True, include_upstream=False)
+        assert "plan" not in cleared.task_dict, task_id
+        assert "planned" in cleared.task_dict, task_id
+
+
 def _validated(params, conf: dict) -> dict:
     for key, value in conf.items():
         params[key] = value
@@ -311,15 +325,15 @@ def test_bad_conf_fails_the_plan_at_its_first_try(airflow_db, local_stack, s3, m
     result = run_dag("s3_bulk_copy", {"source_bucket": src, "destination_bucket": dst, **conf}, keep_retries=True)
     assert result.state == "failed"
     assert result.task_states["plan"] == ["failed"]
-    # nothing after the plan fails with an error of its own: the copies never ran, there is no
-    # upload to complete, and the report (the last task, which decides the run's state) says why
-    assert result.task_states["copy"] == ["upstream_failed"]
-    assert result.task_states["complete_uploads"] == ["skipped"]
-    assert result.task_states["report"] == ["failed"]
+    # nothing after the plan fails with an error of its own, and the run still fails
+    assert {task: states for task, states in result.task_states.items() if task != "plan"} == {
+        "planned": ["upstream_failed"],
+        "copy": ["upstream_failed"],
+        "complete_uploads": ["upstream_failed"],
+        "report": ["upstream_failed"],
+    }
     with create_session() as session:
         plan = session.query(TaskInstance).filter_by(dag_id="s3_bulk_copy", run_id=result.run_id, task_id="plan").one()
         assert (plan.try_number, plan.max_tries) == (1, 2)  # retries were on, and none was used
-    logged = capfd.readouterr().out
-    assert message in logged
-    assert "no plan for this run: the plan task did not finish (see its log)" in logged
+    assert message in capfd.readouterr().out
     assert _keys(s3, dst) == []

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from mediaflow.common.errors import InputError
 from mediaflow.common.s3 import parse_s3_uri
@@ -62,7 +62,6 @@ from mediaflow.s3copy.report import (
 from mediaflow.s3copy.routing import ObjectFilter, Router
 
 PLAN_FILE = "plan.json"
-PLAN_MISSING = "no plan for this run: the plan task did not finish (see its log)"
 #: templated on every bulk copy operator, as on the Amazon provider's operators
 AWS_TEMPLATE_FIELDS = ("aws_conn_id", "region_name")
 
@@ -154,20 +153,10 @@ class BulkCopyBaseOperator(BaseOperator):
         return None if data is None else json.loads(data)
 
     def read_plan_or_fail(self, s3: Any, context: Context) -> dict[str, Any]:
-        """The run's plan; none means the plan task did not finish, which no retry here fixes.
-
-        Fails rather than skips: the report is the run's last task, and a skipped last task
-        would mark a run whose plan failed as successful."""
+        """The run's plan; none means the plan task did not finish, which no retry here fixes."""
         plan = self.read_plan(s3, context)
         if plan is None:
-            raise AirflowFailException(PLAN_MISSING + "; nothing was copied")
-        return plan
-
-    def read_plan_or_skip(self, s3: Any, context: Context) -> dict[str, Any]:
-        """The run's plan; without one (the plan task failed) there is nothing to do here."""
-        plan = self.read_plan(s3, context)
-        if plan is None:
-            raise AirflowSkipException(PLAN_MISSING)
+            raise AirflowFailException("no plan found for this run; the plan task did not finish, see its log")
         return plan
 
 
@@ -487,7 +476,7 @@ class S3CopyCompleteOperator(BulkCopyBaseOperator):
     @fail_fast()
     def execute(self, context: Context) -> dict[str, int]:
         s3 = self.client()
-        plan = self.read_plan_or_skip(s3, context)
+        plan = self.read_plan_or_fail(s3, context)
         engine = self.engine(s3)
         spread = [] if plan.get("dry_run") else [s for s in plan.get("spread", ()) if s.get("upload_id")]
         results = [engine.complete_spread_upload(CopyItem(*s["item"]), s["upload_id"], int(s["parts"])) for s in spread]
