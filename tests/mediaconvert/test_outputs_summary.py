@@ -61,11 +61,11 @@ def test_listed_outputs_leave_out_segments_and_cap_frame_captures():
 def test_summary_lists_every_group_with_its_segments_and_captures():
     assert outputs_summary("job-1", "s3://in/up/clip.mov", _groups()) == [
         "MediaConvert job job-1 COMPLETE for s3://in/up/clip.mov",
-        "  files: 1 output(s)",
+        "  files: in s3://o/clip/",
         "    s3://o/clip/clip_360p.mp4",
         "  DASH: s3://o/clip/dash/clip.mpd",
         "    s3://o/clip/dash/clip_vinit.mp4 (2 segments)",
         "    s3://o/clip/dash/clip_ainit.mp4 (2 segments)",
-        "  files: 1 output(s)",
+        "  files: in s3://thumbs/clip/",
         "    s3://thumbs/clip/clip_thumb.0000000.jpg .. s3://thumbs/clip/clip_thumb.0000002.jpg (3 frame captures)",
     ]

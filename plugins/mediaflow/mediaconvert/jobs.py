@@ -665,9 +665,8 @@ def outputs_summary(job_id: str, input_uri: str, groups: list[GroupOutputs]) -> 
     lines = [f"MediaConvert job {job_id} COMPLETE for {input_uri}"]
     for group in groups:
         title = GROUP_TITLES.get(group.type, group.type)
-        lines.append(
-            f"  {title}: " + (", ".join(group.manifests) if group.manifests else f"{len(group.outputs)} output(s)")
-        )
+        folder = os.path.commonprefix(group.uris()).rpartition("/")[0]
+        lines.append(f"  {title}: " + (", ".join(group.manifests) or (f"in {folder}/" if folder else "no outputs")))
         for o in group.outputs:
             lines.append("    " + _output_line(o))
         if not group.complete:
