@@ -16,8 +16,9 @@ from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from mediaflow.common.aws import client_config
 from mediaflow.common.conf import to_bool
@@ -26,7 +27,7 @@ from mediaflow.common.params import is_event_run
 from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import fail_fast, max_map_length
 from mediaflow.frameio.api import assign_keys, batch_label, batch_sizes, chunk, normalize_prefix
-from mediaflow.frameio.backup import back_up_batch, batch_summary_lines
+from mediaflow.frameio.backup import back_up_batch, batch_summary_lines, destination_uri, run_summary_lines
 from mediaflow.frameio.client import Resolution, resolve
 from mediaflow.frameio.hook import FrameioHook
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
@@ -139,6 +140,7 @@ class FrameioResolveOperator(FrameioBaseOperator):
             "bytes": sum(f.size or 0 for _, r in resolved for f in r.files),
             "skipped": sum(len(r.skipped) for _, r in resolved),
             "batches": len(batches),
+            "destinations": sorted({destination_uri(t) for t, _ in resolved}),
         }
         context["ti"].xcom_push(key="summary", value=summary)
         self.log.info("plan: %s", summary)
@@ -284,12 +286,38 @@ class FrameioTransferOperator(FrameioBaseOperator):
         return HttpToS3(s3, config=config)
 
 
+class FrameioSummaryOperator(BaseOperator):
+    """Log what the whole run did: files backed up, skipped and failed, and where they went.
+
+    Runs whatever the transfers did (all_done), and fails when one did, so the run's last task
+    carries both the summary and the run's outcome."""
+
+    @fail_fast()
+    def execute(self, context: Context) -> dict[str, Any]:
+        ti = context["ti"]
+        plan = ti.xcom_pull(task_ids="resolve", key="summary")
+        # a list of task ids: always a list back, even when one transfer task returned
+        totals = [t for t in ti.xcom_pull(task_ids=["transfer"]) or [] if t]
+        lines = run_summary_lines(plan, totals)
+        self.log.info("\n".join(lines))
+        failed = int((plan or {}).get("batches", len(totals))) - len(totals)
+        if failed:
+            raise AirflowFailException(f"{failed} transfer task(s) failed; their logs name each file that did not copy")
+        return {
+            k: sum(int(t.get(k, 0)) for t in totals)
+            for k in ("copied", "skipped_existing", "skipped_no_original", "bytes")
+        }
+
+
 def frameio_backup_tasks(
     *, targets: Any, targets_variable: str | None = None, more_assets: Any = None, pre_execute: Any = None
 ) -> FrameioResolveOperator:
-    """`resolve >> transfer` (mapped over the plan batches), shared by the triggered and the
-    scheduled DAG. Tuning comes from Airflow Variables so it can change without a deploy;
-    `pre_execute` runs before `resolve` (the DAG's conf check)."""
+    """`resolve >> resolved >> transfer (mapped over the plan batches) >> summary`, shared by the
+    triggered and the scheduled DAG. Tuning comes from Airflow Variables so it can change without
+    a deploy; `pre_execute` runs before `resolve` (the DAG's conf check).
+
+    `resolved` is an empty setup task: `summary` runs whatever the transfers did, but when resolve
+    fails (or is skipped) it ends upstream_failed (or skipped) through it instead of running."""
     resolve_task = FrameioResolveOperator(
         task_id="resolve",
         targets=targets,
@@ -297,7 +325,7 @@ def frameio_backup_tasks(
         more_assets=more_assets,
         pre_execute=pre_execute,
     )
-    FrameioTransferOperator.partial(
+    transfer = FrameioTransferOperator.partial(
         task_id="transfer",
         # the grid shows the file name (or the first of a batch) instead of a bare map index
         map_index_template="{{ task.batch.get('label', '') }}",
@@ -305,4 +333,6 @@ def frameio_backup_tasks(
         part_size="{{ var.value.get('frameio_backup_part_size', 8388608) | int }}",
         max_concurrency="{{ var.value.get('frameio_backup_max_concurrency', 8) | int }}",
     ).expand(batch=resolve_task.output)
+    summary = FrameioSummaryOperator(task_id="summary", trigger_rule="all_done")
+    resolve_task >> EmptyOperator(task_id="resolved").as_setup() >> transfer >> summary
     return resolve_task
