@@ -31,7 +31,8 @@ by Frame.io upload events (`POST /frameio/webhook`: every uploaded file is backe
 arriving together share a run), or the REST API.
 
 `resolve` walks Frame.io and writes batch plans to `_mediaflow/frameio_backup/<run id>/` in the
-destination bucket; `transfer` is mapped over the batches. Large files are copied with parallel
+destination bucket; `transfer` is mapped over the batches; `summary` logs what the run backed up,
+skipped and failed. Large files are copied with parallel
 ranged GETs into a multipart upload; every file is checked for size and xxh64 and tagged with its
 Frame.io asset id, version and checksum. Re-runs skip what is already backed up.
 Tuning Variables: `frameio_backup_multipart_threshold`, `frameio_backup_part_size`,

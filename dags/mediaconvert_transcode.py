@@ -36,8 +36,10 @@ H.264 QVBR + AAC 48 kHz) to `destination`; `mp4_hls_renditions` adds an HLS ladd
   audio outputs. A bad template fails before any job exists, naming the field.
 * Retries are safe: the request carries a ClientRequestToken derived from the run and input.
   Killing the task (mark failed, clear) cancels its MediaConvert job.
-* The task returns the output URIs (checked in S3); ERROR/CANCELED fail the task with
-  MediaConvert's error code and message. The task's "MediaConvert Job" link opens the console.
+* The task checks every object the job wrote (files, HLS/DASH/CMAF manifests and segments,
+  frame captures), logs them, and returns the URIs people open; ERROR/CANCELED fail the task
+  with MediaConvert's error code and message. The task's "MediaConvert Job" link opens the
+  console (or, on the local stack, the job as the local service reports it).
 """,
 ) as dag:
     inputs = TranscodeInputsOperator(
@@ -56,4 +58,6 @@ H.264 QVBR + AAC 48 kHz) to `destination`; `mp4_hls_renditions` adds an HLS ladd
         mediaconvert_queue=P("queue"),
         deferrable=True,
         waiter_delay=10,
+        # the grid shows the input key instead of a bare map index
+        map_index_template="{{ task.key }}",
     ).expand_kwargs(inputs.output)

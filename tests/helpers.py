@@ -63,6 +63,8 @@ class RunResult:
     #: try number of every task instance (map index order), to tell a first-try failure from a retried one
     tries: dict[str, list[int]] = field(default_factory=dict)
     xcoms: dict[str, list[Any]] = field(default_factory=dict)
+    #: the label (rendered map_index_template) of every mapped task instance, in map index order
+    labels: dict[str, list[str | None]] = field(default_factory=dict)
 
     def only_xcom(self, task_id: str) -> Any:
         values = self.xcoms.get(task_id, [])
@@ -107,6 +109,8 @@ def run_dag(
         for ti in sorted(tis, key=lambda t: (t.task_id, t.map_index)):
             result.task_states.setdefault(ti.task_id, []).append(str(ti.state))
             result.tries.setdefault(ti.task_id, []).append(int(ti.try_number))
+            if ti.map_index >= 0:
+                result.labels.setdefault(ti.task_id, []).append(ti.rendered_map_index)
         rows = (
             session.query(XComModel)
             .filter_by(dag_id=dag_id, run_id=dr.run_id, key="return_value")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mediaflow.frameio.api import (
     FileEntry,
     assign_keys,
+    batch_label,
     batch_sizes,
     chunk,
     key_from_segments,
@@ -101,3 +102,10 @@ def test_batches_stay_within_the_mapping_limit():
         size = batch_sizes(counts, 1024)
         assert sum(len(chunk(list(range(n)), size)) for n in counts) <= 1024, counts
     assert chunk([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]
+
+
+def test_batch_label_names_the_file_or_the_first_of_a_batch():
+    files = [FileEntry(f"a{i}", f"shot_{i}.mov", "", 1, None, None) for i in range(3)]
+    assert batch_label(files[:1]) == "shot_0.mov"
+    assert batch_label(files) == "shot_0.mov + 2 more"
+    assert batch_label([]) == "no files"

@@ -127,6 +127,9 @@ def test_folder_tree_keeps_paths_disambiguates_names_and_takes_stack_head(
     assert s3.head_object(Bucket=bucket, Key="backup/Dailies/cut_v2.mp4")["Metadata"]["frameio-version"] == "2"
     totals = result.xcoms["transfer"]
     assert sum(t["copied"] for t in totals) == 4
+    assert result.only_xcom("summary") == {"copied": 4, "skipped_existing": 0, "skipped_no_original": 1, "bytes": 6800}
+    # one transfer per file, each labelled with its file name in the grid
+    assert sorted(result.labels["transfer"]) == ["boom.wav", "clip.mov", "clip.mov", "cut_v2.mp4", "review.mp4"]
     assert sum(t["skipped_no_original"] for t in totals) == 1  # the watermarked review copy
 
     # re-run: everything is already there, nothing is copied
@@ -205,6 +208,8 @@ def test_checksum_mismatch_fails_and_leaves_nothing(airflow_db, standin, s3, mak
     )
     assert result.state == "failed"
     assert sorted(result.task_states["transfer"]) == ["failed", "failed", "success"]
+    # the last task still sums up the run, and carries its failure
+    assert result.task_states["summary"] == ["failed"]
     keys = backup_keys(s3, bucket, "test project/")
     assert keys == {"test project/good.mov": 4000}
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
@@ -245,6 +250,12 @@ def test_unknown_asset_fails_at_the_first_try_naming_it(airflow_db, standin, mak
     )
     assert result.state == "failed"
     assert result.task_states["resolve"] == ["failed"]
+    # nothing after resolve fails with an error of its own
+    assert {t: s for t, s in result.task_states.items() if t != "resolve"} == {
+        "resolved": ["upstream_failed"],
+        "transfer": ["upstream_failed"],
+        "summary": ["upstream_failed"],
+    }
     with create_session() as session:
         ti = session.query(TaskInstance).filter_by(dag_id="frameio_backup", run_id=result.run_id, task_id="resolve")
         assert ti.one().try_number == 1
@@ -255,7 +266,7 @@ def test_unknown_asset_fails_at_the_first_try_naming_it(airflow_db, standin, mak
 
 
 def test_scheduled_backup_reads_targets_variable_and_copies_only_what_is_new(
-    airflow_db, standin, s3, make_bucket, monkeypatch
+    airflow_db, standin, s3, make_bucket, monkeypatch, capfd
 ):
     import json
 
@@ -276,6 +287,11 @@ def test_scheduled_backup_reads_targets_variable_and_copies_only_what_is_new(
     result = run_dag("frameio_backup_scheduled")
     assert result.state == "success", result.task_states
     assert backup_keys(s3, bucket, "").keys() >= {"Selects/a.mov", "audio/Audio project/b.wav"}
+    logged = capfd.readouterr().out
+    assert (
+        "Frame.io backup: 2 files (800 bytes) from 2 targets in 2 transfer tasks\n  backed up  2 (800 bytes)" in logged
+    )
+    assert f"  to         s3://{bucket}/\n  to         s3://{bucket}/audio/" in logged
 
     # a new upload lands between two scheduled runs: only it is copied
     requests.post(
@@ -288,6 +304,23 @@ def test_scheduled_backup_reads_targets_variable_and_copies_only_what_is_new(
     assert sum(t["copied"] for t in again.xcoms["transfer"]) == 1
     assert sum(t["skipped_existing"] for t in again.xcoms["transfer"]) == 2
     assert backup_keys(s3, bucket, "Selects/") == {"Selects/a.mov": 500, "Selects/c.mov": 200}
+
+
+def test_scheduled_backup_without_targets_is_skipped_and_names_the_variable(airflow_db, monkeypatch, capfd):
+    monkeypatch.delenv("AIRFLOW_VAR_FRAMEIO_BACKUP_TARGETS", raising=False)
+    result = run_dag("frameio_backup_scheduled")
+    assert result.task_states == {
+        "resolve": ["skipped"],
+        "resolved": ["skipped"],
+        "transfer": ["skipped"],
+        "summary": ["skipped"],
+    }
+    assert result.state == "success"  # nothing failed: there was nothing to do
+    out, err = capfd.readouterr()
+    assert "nothing to back up: set the Airflow Variable frameio_backup_targets to a JSON list" in out + err
+
+    monkeypatch.setenv("AIRFLOW_VAR_FRAMEIO_BACKUP_TARGETS", "[]")  # set, but empty
+    assert run_dag("frameio_backup_scheduled").task_states["resolve"] == ["skipped"]
 
 
 def test_empty_folder_succeeds_with_nothing_to_copy(airflow_db, standin, s3, make_bucket):
@@ -319,6 +352,8 @@ def test_large_folders_are_grouped_into_batches_within_the_mapping_limit(
     assert result.state == "success", result.task_states
     batches = result.only_xcom("resolve")
     assert len(batches) <= 4
+    assert result.labels["transfer"] == [b["label"] for b in batches]
+    assert all(label.startswith("shot_") and label.endswith(" more") for label in result.labels["transfer"])
     assert sum(b["files"] for b in batches) == 10
     assert len(result.task_states["transfer"]) == len(batches)
     assert backup_keys(s3, bucket, "Many/") == {f"Many/shot_{i:02d}.mov": 100 + i for i in range(10)}

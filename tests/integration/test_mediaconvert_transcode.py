@@ -28,6 +28,10 @@ def test_an_upload_is_transcoded_with_the_wait_in_the_triggerer(airflow_cluster,
     run = airflow_cluster.wait_for_event_run(DAG_ID, key, timeout=240)
     state = airflow_cluster.wait(DAG_ID, run["dag_run_id"], timeout=300)
     assert state == "success", airflow_cluster.task_instances(DAG_ID, run["dag_run_id"])
+    [transcode] = [
+        ti for ti in airflow_cluster.task_instances(DAG_ID, run["dag_run_id"]) if ti["task_id"] == "transcode"
+    ]
+    assert transcode["rendered_map_index"] == key  # the grid names the input, not map index 0
     mc = stack.boto3_client("mediaconvert")
     [job] = [
         j for j in mc.list_jobs(MaxResults=20)["Jobs"]

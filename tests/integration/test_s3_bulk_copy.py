@@ -3,6 +3,7 @@ refused by the API server before a run exists."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import pytest
@@ -24,6 +25,8 @@ def test_rest_triggered_copy_runs_mapped_payloads_to_success(airflow_cluster):
     tis = airflow_cluster.task_instances(dag_id, run_id)
     copies = [ti for ti in tis if ti["task_id"] == "copy"]
     assert len(copies) >= 2  # the 12 MiB master is spread over payloads of 8 MiB
+    # the API (and so the grid) labels each payload with its objects and size
+    assert all(re.fullmatch(r"payload \d+: \d+ objects, \d+\.\d\d GiB", ti["rendered_map_index"]) for ti in copies)
     assert {ti["state"] for ti in tis} == {"success"}
 
     s3 = stack.boto3_client("s3")

@@ -261,3 +261,135 @@ def test_bad_conf_fails_its_task_at_the_first_try(
         assert [(ti.state, ti.try_number, ti.max_tries) for ti in tis] == [("failed", 1, 2)]
     assert message.format(src=src) in capsys.readouterr().out
     assert _jobs_for(local_stack, f"s3://{src}/{conf['key']}") == []
+
+
+# -- every group type's outputs, checked; the summary; the job link -----------------------------
+H264 = {
+    "RateControlMode": "QVBR", "MaxBitrate": 800000, "QvbrSettings": {"QvbrQualityLevel": 7}, "GopSize": 1.0,
+    "GopSizeUnits": "SECONDS", "FramerateControl": "INITIALIZE_FROM_SOURCE",
+}  # fmt: skip
+AAC = {"AudioSourceName": "Audio Selector 1", "CodecSettings": {"Codec": "AAC", "AacSettings": {
+    "Bitrate": 96000, "SampleRate": 48000, "CodingMode": "CODING_MODE_2_0", "CodecProfile": "LC"}}}  # fmt: skip
+
+
+def _dash_and_thumbnails(out: str) -> dict:
+    """A DASH ISO ladder of one video and one audio output, and one frame capture a second."""
+    capture = {"Codec": "FRAME_CAPTURE", "FrameCaptureSettings": {"FramerateNumerator": 1, "FramerateDenominator": 1,
+                                                                  "MaxCaptures": 10, "Quality": 80}}  # fmt: skip
+    dash = {
+        "Destination": f"s3://{out}/dash/",
+        "SegmentLength": 1,
+        "FragmentLength": 1,
+        "SegmentControl": "SEGMENTED_FILES",
+    }
+    return {
+        "TimecodeConfig": {"Source": "ZEROBASED"},
+        "Inputs": [{"TimecodeSource": "ZEROBASED", "AudioSelectors": {"Audio Selector 1": {"DefaultSelection": "DEFAULT"}}}],
+        "OutputGroups": [
+            {
+                "Name": "DASH",
+                "OutputGroupSettings": {"Type": "DASH_ISO_GROUP_SETTINGS", "DashIsoGroupSettings": dash},
+                "Outputs": [
+                    {"NameModifier": "_240p", "ContainerSettings": {"Container": "MPD"},
+                     "VideoDescription": {"Width": 320, "Height": 240,
+                                          "CodecSettings": {"Codec": "H_264", "H264Settings": H264}}},
+                    {"NameModifier": "_aac", "ContainerSettings": {"Container": "MPD"}, "AudioDescriptions": [AAC]},
+                ],
+            },
+            {
+                "Name": "Thumbnails",
+                "OutputGroupSettings": {"Type": "FILE_GROUP_SETTINGS",
+                                        "FileGroupSettings": {"Destination": f"s3://{out}/thumbs/"}},
+                "Outputs": [{"NameModifier": "_thumb", "ContainerSettings": {"Container": "RAW"},
+                             "VideoDescription": {"Width": 160, "Height": 120, "CodecSettings": capture}}],
+            },
+        ],
+    }  # fmt: skip
+
+
+def _job_template(local_stack, out: str) -> str:
+    import uuid
+
+    name = f"mediaflow-dash-thumbs-{uuid.uuid4().hex[:8]}"
+    local_stack.boto3_client("mediaconvert").create_job_template(Name=name, Settings=_dash_and_thumbnails(out))
+    return name
+
+
+def _listed(s3, bucket: str) -> set[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def test_dash_and_frame_capture_outputs_are_checked_listed_and_linked(
+    airflow_db, local_stack, ffmpeg_bin, s3, make_bucket, tmp_path, caplog, capsys
+):
+    import json
+
+    import requests
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from mediaflow.mediaconvert.links import MediaConvertJobLink
+
+    src, out = make_bucket("in"), make_bucket("out")
+    s3.upload_file(str(make_video(tmp_path / "take.mp4", 2.0, width=320, height=240)), src, "clips/2024/take 1.mp4")
+    template = _job_template(local_stack, out)
+
+    result = run_dag(DAG_ID, {"bucket": src, "key": "clips/2024/take 1.mp4", "job_template_name": template})
+
+    assert result.state == "success", result.task_states
+    assert result.labels["transcode"] == ["clips/2024/take 1.mp4"]  # the grid names the input
+    written = _listed(s3, out)
+    segments = [f"dash/take 1_{o}_00000000{n}.mp4" for o in ("240p", "aac") for n in (1, 2)]
+    captures = [f"thumbs/take 1_thumb.000000{n}.jpg" for n in (0, 1)]
+    assert written == {
+        "dash/take 1.mpd", "dash/take 1_240pinit.mp4", "dash/take 1_aacinit.mp4", *segments, *captures,
+    }  # fmt: skip
+    done = result.only_xcom("transcode")
+    # every object was checked; XCom names the manifest and the captures, not the segments
+    assert done["objects"] == len(written)
+    assert done["outputs"] == [f"s3://{out}/dash/take 1.mpd", *[f"s3://{out}/{k}" for k in captures]]
+    logged = caplog.text + capsys.readouterr().out
+    assert f"MediaConvert job {done['job_id']} COMPLETE for s3://{src}/clips/2024/take 1.mp4" in logged
+    assert f"s3://{out}/dash/take 1_240pinit.mp4 (2 segments)" in logged
+    assert f"s3://{out}/thumbs/take 1_thumb.0000000.jpg .. s3://{out}/thumbs/take 1_thumb.0000001.jpg" in logged
+
+    # the job link opens the job on the local service, which answers with the job itself
+    with create_session() as session:
+        stored = (
+            session.query(XComModel)
+            .filter_by(dag_id=DAG_ID, run_id=result.run_id, task_id="transcode", key=MediaConvertJobLink.key)
+            .one()
+            .value
+        )
+    link = MediaConvertJobLink().format_link(**(stored if isinstance(stored, dict) else json.loads(stored)))
+    assert link.startswith(local_stack.mediaconvert_endpoint)
+    answer = requests.get(link, timeout=10)
+    assert answer.status_code == 200 and answer.json()["job"]["id"] == done["job_id"]
+
+
+def test_a_missing_segment_or_capture_fails_the_check_naming_it(
+    airflow_db, local_stack, ffmpeg_bin, s3, make_bucket, tmp_path
+):
+    from airflow.sdk.exceptions import AirflowException
+
+    from mediaflow.mediaconvert.operators import completed_outputs
+    from tests.mediaconvert.local_jobs import ROLE, wait_for_status
+
+    src, out = make_bucket("in"), make_bucket("out")
+    s3.upload_file(str(make_video(tmp_path / "m.mp4", 2.0, width=320, height=240)), src, "m.mp4")
+    mc = local_stack.boto3_client("mediaconvert")
+    settings = _dash_and_thumbnails(out)
+    settings["Inputs"][0]["FileInput"] = f"s3://{src}/m.mp4"
+    job = wait_for_status(mc, mc.create_job(Role=ROLE, Settings=settings)["Job"]["Id"], {"COMPLETE", "ERROR"})
+    assert job["Status"] == "COMPLETE", job.get("ErrorMessage")
+    assert completed_outputs(job, "aws_default")["objects"] == 9
+
+    s3.delete_object(Bucket=out, Key="dash/m_aac_000000002.mp4")
+    s3.delete_object(Bucket=out, Key="thumbs/m_thumb.0000001.jpg")
+    with pytest.raises(AirflowException) as err:
+        completed_outputs(job, "aws_default")
+    assert (
+        f"is COMPLETE but 2 of its 9 outputs are not in S3: s3://{out}/dash/m_aac_000000002.mp4, "
+        f"s3://{out}/thumbs/m_thumb.0000001.jpg."
+    ) in str(err.value)

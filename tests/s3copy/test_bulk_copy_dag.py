@@ -88,6 +88,10 @@ def test_copies_a_mixed_tree_then_a_rerun_copies_nothing(airflow_db, local_stack
     result = run_dag("s3_bulk_copy", conf)
     assert result.state == "success", result.task_states
     assert len(result.task_states["copy"]) >= 3
+    plan = result.only_xcom("plan")
+    assert result.labels["copy"] == [
+        f"payload {p['index']}: {p['objects']} objects, {p['bytes'] / 1024**3:.2f} GiB" for p in plan
+    ]
 
     n = len(ODD_KEYS) + 3
     for key, body in ODD_KEYS.items():
@@ -284,6 +288,20 @@ def test_bad_conf_is_refused_before_any_task(airflow_db, local_stack):
     _validated(ParamsDict(dict(PARAMS)), {"source_bucket": "fine-bucket", "destination_bucket": "other.bucket-2"})
 
 
+def test_clearing_a_copy_task_never_runs_the_plan_again():
+    """`planned` is the setup that makes the tasks after a failed plan upstream_failed; being a
+    setup, it is cleared with any task after it. The plan itself must not be: planning again
+    would abort the spread uploads the other copy tasks wrote parts to."""
+    from tests.helpers import load_dag
+
+    dag = load_dag("s3_bulk_copy")
+    assert dag.get_task("planned").is_setup and not dag.get_task("plan").is_setup
+    for task_id in ("copy", "complete_uploads", "report"):
+        cleared = dag.partial_subset(task_ids=[task_id], include_downstream=True, include_upstream=False)
+        assert "plan" not in cleared.task_dict, task_id
+        assert "planned" in cleared.task_dict, task_id
+
+
 def _validated(params, conf: dict) -> dict:
     for key, value in conf.items():
         params[key] = value
@@ -312,7 +330,15 @@ def test_bad_conf_fails_the_first_task_at_its_first_try(airflow_db, local_stack,
     result = run_dag("s3_bulk_copy", {"source_bucket": src, "destination_bucket": dst, **conf}, keep_retries=True)
     assert result.state == "failed"
     assert result.task_states["split"] == ["failed"]
-    assert result.task_states["plan"] == ["upstream_failed"]
+    # nothing after the split fails with an error of its own, and the run still fails
+    assert {task: states for task, states in result.task_states.items() if task != "split"} == {
+        "plan": ["upstream_failed"],
+        "merge_plan": ["upstream_failed"],
+        "planned": ["upstream_failed"],
+        "copy": ["upstream_failed"],
+        "complete_uploads": ["upstream_failed"],
+        "report": ["upstream_failed"],
+    }
     with create_session() as session:
         query = session.query(TaskInstance).filter_by(dag_id="s3_bulk_copy", run_id=result.run_id, task_id="split")
         split = query.one()

@@ -218,7 +218,7 @@ def test_unusable_input_fails_cleanly_and_writes_nothing(s3, ddb, make_bucket, m
     assert "X-Amz-Signature" not in out.out + out.err, "presigned URLs never reach the log"
 
 
-def test_rerun_writes_no_duplicates_and_force_replaces_old_segments(s3, ddb, make_bucket, media):
+def test_rerun_writes_no_duplicates_and_force_replaces_old_segments(s3, ddb, make_bucket, media, capfd):
     source = make_video(media / "rerun.mp4", 12, width=160, height=120, fps=25, gop=25)
     bucket = make_bucket("rerun")
     s3.upload_file(str(source), bucket, "rerun.mp4")
@@ -228,6 +228,8 @@ def test_rerun_writes_no_duplicates_and_force_replaces_old_segments(s3, ddb, mak
     rows = items_for(ddb, bucket)
     objects = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert len(rows) == 4 and len(objects) == 4  # parent + 3 segments; input + 3 segments
+    logged = capfd.readouterr().out
+    assert f"video_segment_index: s3://{bucket}/rerun.mp4\n  segments  3 segments of 4 s (copy mode)" in logged
 
     second = run_dag("video_segment_index", conf)
     assert second.state == "success"
@@ -291,6 +293,7 @@ def test_prefix_mode_maps_over_every_video_into_another_bucket(s3, ddb, make_buc
     )
     assert result.state == "success", result.task_states
     assert result.task_states["segment_and_index"] == ["success", "success"]
+    assert result.labels["segment_and_index"] == ["batch/a.mp4", "batch/b c.mkv"]  # the grid names each video
     assert sorted(keys_under(s3, dst)) == [
         "batch/a/a_0000.mp4",
         "batch/a/a_0001.mp4",

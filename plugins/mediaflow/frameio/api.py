@@ -205,3 +205,11 @@ def batch_sizes(counts: list[int], max_batches: int) -> int:
 
 def chunk(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def batch_label(files: list[FileEntry]) -> str:
+    """What the grid shows for one transfer task: the file name, or the first and how many more."""
+    if not files:
+        return "no files"
+    first = files[0].name
+    return first if len(files) == 1 else f"{first} + {len(files) - 1} more"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediaflow.common.s3 import is_not_found
+from mediaflow.common.summary import human_bytes, plural
 from mediaflow.frameio import s3_checksums as sums
 from mediaflow.frameio.client import FrameioClient, FrameioError
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferError, TransferSpec
@@ -122,3 +123,65 @@ def back_up_batch(client: FrameioClient, engine: HttpToS3, s3: Any, plan: dict[s
         if outcome.status == "failed":
             result.failures.append(f"{entry['name']} (asset {entry['asset_id']}) -> {where}: {outcome.detail}")
     return result
+
+
+def destination_uri(target: dict[str, Any]) -> str:
+    """`s3://bucket/prefix/` of a normalized backup target (its prefix has no trailing slash)."""
+    prefix = target.get("destination_prefix") or ""
+    return f"s3://{target['destination_bucket']}/" + (f"{prefix}/" if prefix else "")
+
+
+def batch_summary_lines(plan: dict[str, Any], result: BatchResult) -> list[str]:
+    """What one transfer task did, in a few lines for its log: files backed up, skipped and
+    failed, and where they went."""
+    totals = result.totals
+    skipped = totals.get("skipped_existing", 0) + totals.get("skipped_no_original", 0)
+    lines = [
+        f"Frame.io backup: {plural(len(plan['files']), 'file')} to {destination_uri(plan['target'])}",
+        f"  backed up  {totals.get('copied', 0):,} ({human_bytes(totals.get('bytes', 0))})",
+        f"  skipped    {skipped:,}"
+        + (
+            f" ({totals.get('skipped_existing', 0):,} already in S3, "
+            f"{totals.get('skipped_no_original', 0):,} without an original to download)"
+            if skipped
+            else ""
+        ),
+        f"  failed     {totals.get('failed', 0):,}",
+    ]
+    lines += [f"    - {failure}" for failure in result.failures]
+    return lines
+
+
+def run_summary_lines(plan: dict[str, Any] | None, totals: list[dict[str, int]]) -> list[str]:
+    """The whole run in a few lines for the last task's log: what resolve found, what the
+    transfers backed up, skipped and failed, and where it went. `plan` is resolve's summary;
+    `totals` the counts of each transfer task that finished (a failed one returns none)."""
+    plan = plan or {}
+    batches = int(plan.get("batches", len(totals)))
+    sums = {
+        k: sum(int(t.get(k, 0)) for t in totals) for k in ("copied", "bytes", "skipped_existing", "skipped_no_original")
+    }
+    skipped = sums["skipped_existing"] + sums["skipped_no_original"]
+    failed = batches - len(totals)
+    left_out = int(plan.get("skipped", 0))
+    lines = [
+        f"Frame.io backup: {plural(int(plan.get('files', 0)), 'file')} ({human_bytes(plan.get('bytes', 0))}) "
+        f"from {plural(int(plan.get('targets', 0)), 'target')} in {plural(batches, 'transfer task')}",
+        f"  backed up  {sums['copied']:,} ({human_bytes(sums['bytes'])})",
+        f"  skipped    {skipped:,}"
+        + (
+            f" ({sums['skipped_existing']:,} already in S3, {sums['skipped_no_original']:,} without an original)"
+            if skipped
+            else ""
+        ),
+    ]
+    if left_out:
+        lines.append(f"  left out   {left_out:,} while resolving (still uploading, or not a file): see the resolve log")
+    lines.append(
+        f"  failed     {failed:,} of {plural(batches, 'transfer task')}: their logs name each file"
+        if failed
+        else "  failed     0"
+    )
+    for destination in plan.get("destinations") or []:
+        lines.append(f"  to         {destination}")
+    return lines

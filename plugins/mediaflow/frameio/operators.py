@@ -16,7 +16,9 @@ from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from mediaflow.common.aws import client_config
 from mediaflow.common.conf import to_bool
@@ -24,8 +26,8 @@ from mediaflow.common.errors import InputError
 from mediaflow.common.params import is_event_run
 from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import fail_fast, max_map_length
-from mediaflow.frameio.api import assign_keys, batch_sizes, chunk, normalize_prefix
-from mediaflow.frameio.backup import back_up_batch
+from mediaflow.frameio.api import assign_keys, batch_label, batch_sizes, chunk, normalize_prefix
+from mediaflow.frameio.backup import back_up_batch, batch_summary_lines, destination_uri, run_summary_lines
 from mediaflow.frameio.client import Resolution, resolve
 from mediaflow.frameio.hook import FrameioHook
 from mediaflow.frameio.http_to_s3 import HttpToS3, TransferConfig, s3_client_config
@@ -138,6 +140,7 @@ class FrameioResolveOperator(FrameioBaseOperator):
             "bytes": sum(f.size or 0 for _, r in resolved for f in r.files),
             "skipped": sum(len(r.skipped) for _, r in resolved),
             "batches": len(batches),
+            "destinations": sorted({destination_uri(t) for t, _ in resolved}),
         }
         context["ti"].xcom_push(key="summary", value=summary)
         self.log.info("plan: %s", summary)
@@ -155,11 +158,14 @@ class FrameioResolveOperator(FrameioBaseOperator):
             from airflow.sdk import Variable
 
             raw = Variable.get(self.targets_variable, default=None, deserialize_json=True)
-            if raw is None:
-                self.log.warning("Variable %r is not set: nothing to back up", self.targets_variable)
-                raw = []
         if isinstance(raw, str):
             raw = json.loads(raw)
+        if not raw and self.targets_variable:
+            raise AirflowSkipException(
+                f"nothing to back up: set the Airflow Variable {self.targets_variable} to a JSON list of targets, "
+                'e.g. [{"asset_id": "<project id>", "asset_type": "project", "destination_bucket": "<bucket>"}], '
+                "or trigger with `targets` in the conf"
+            )
         if not isinstance(raw, list):
             raise InputError(f"Frame.io backup targets must be a list of objects, got {type(raw).__name__}")
         targets = [normalize_target(t) for t in raw]
@@ -204,7 +210,7 @@ class FrameioResolveOperator(FrameioBaseOperator):
                 key = f"{folder}/plan-{t_index:03d}-{b_index:05d}.json"
                 plan = {"target": target, "files": [asdict(f) for f in files]}
                 s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(plan).encode())
-                batches.append({"plan_uri": f"s3://{bucket}/{key}", "files": len(files)})
+                batches.append({"plan_uri": f"s3://{bucket}/{key}", "files": len(files), "label": batch_label(files)})
             s3.put_object(
                 Bucket=bucket, Key=f"{folder}/skipped-{t_index:03d}.json", Body=json.dumps(res.skipped).encode()
             )
@@ -263,6 +269,7 @@ class FrameioTransferOperator(FrameioBaseOperator):
         plan = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         client = self.frameio_hook.get_client(plan["target"]["api_version"], plan["target"]["account_id"])
         result = back_up_batch(client, self._engine(s3), s3, plan)
+        self.log.info("\n".join(batch_summary_lines(plan, result)))
         if result.failures:
             raise RuntimeError(
                 f"{len(result.failures)} of {len(plan['files'])} Frame.io files did not back up:\n- "
@@ -279,12 +286,38 @@ class FrameioTransferOperator(FrameioBaseOperator):
         return HttpToS3(s3, config=config)
 
 
+class FrameioSummaryOperator(BaseOperator):
+    """Log what the whole run did: files backed up, skipped and failed, and where they went.
+
+    Runs whatever the transfers did (all_done), and fails when one did, so the run's last task
+    carries both the summary and the run's outcome."""
+
+    @fail_fast()
+    def execute(self, context: Context) -> dict[str, Any]:
+        ti = context["ti"]
+        plan = ti.xcom_pull(task_ids="resolve", key="summary")
+        # a list of task ids: always a list back, even when one transfer task returned
+        totals = [t for t in ti.xcom_pull(task_ids=["transfer"]) or [] if t]
+        lines = run_summary_lines(plan, totals)
+        self.log.info("\n".join(lines))
+        failed = int((plan or {}).get("batches", len(totals))) - len(totals)
+        if failed:
+            raise AirflowFailException(f"{failed} transfer task(s) failed; their logs name each file that did not copy")
+        return {
+            k: sum(int(t.get(k, 0)) for t in totals)
+            for k in ("copied", "skipped_existing", "skipped_no_original", "bytes")
+        }
+
+
 def frameio_backup_tasks(
     *, targets: Any, targets_variable: str | None = None, more_assets: Any = None, pre_execute: Any = None
 ) -> FrameioResolveOperator:
-    """`resolve >> transfer` (mapped over the plan batches), shared by the triggered and the
-    scheduled DAG. Tuning comes from Airflow Variables so it can change without a deploy;
-    `pre_execute` runs before `resolve` (the DAG's conf check)."""
+    """`resolve >> resolved >> transfer (mapped over the plan batches) >> summary`, shared by the
+    triggered and the scheduled DAG. Tuning comes from Airflow Variables so it can change without
+    a deploy; `pre_execute` runs before `resolve` (the DAG's conf check).
+
+    `resolved` is an empty setup task: `summary` runs whatever the transfers did, but when resolve
+    fails (or is skipped) it ends upstream_failed (or skipped) through it instead of running."""
     resolve_task = FrameioResolveOperator(
         task_id="resolve",
         targets=targets,
@@ -292,10 +325,14 @@ def frameio_backup_tasks(
         more_assets=more_assets,
         pre_execute=pre_execute,
     )
-    FrameioTransferOperator.partial(
+    transfer = FrameioTransferOperator.partial(
         task_id="transfer",
+        # the grid shows the file name (or the first of a batch) instead of a bare map index
+        map_index_template="{{ task.batch.get('label', '') }}",
         multipart_threshold="{{ var.value.get('frameio_backup_multipart_threshold', 67108864) | int }}",
         part_size="{{ var.value.get('frameio_backup_part_size', 8388608) | int }}",
         max_concurrency="{{ var.value.get('frameio_backup_max_concurrency', 8) | int }}",
     ).expand(batch=resolve_task.output)
+    summary = FrameioSummaryOperator(task_id="summary", trigger_rule="all_done")
+    resolve_task >> EmptyOperator(task_id="resolved").as_setup() >> transfer >> summary
     return resolve_task

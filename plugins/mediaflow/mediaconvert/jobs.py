@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mediaflow.common.errors import InputError
+from mediaflow.common.s3 import parse_s3_uri
+from mediaflow.common.summary import plural
 
 #: where the bundled templates live; MEDIAFLOW_MEDIACONVERT_TEMPLATES points elsewhere
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "include" / "mediaconvert"
@@ -617,3 +619,68 @@ def client_request_token(*parts: Any) -> str:
 def default_destination(bucket: str, key: str) -> str:
     stem = posixpath.splitext(posixpath.basename(key))[0] or "output"
     return f"s3://{bucket}/{stem}/"
+
+
+# -- after the job: what it wrote, checked and summarised ------------------------------------
+#: frame captures of one output named in the task's XCom and summary (the rest are counted)
+LISTED_CAPTURES = 20
+GROUP_TITLES = {
+    "FILE_GROUP_SETTINGS": "files",
+    "HLS_GROUP_SETTINGS": "HLS",
+    "DASH_ISO_GROUP_SETTINGS": "DASH",
+    "CMAF_GROUP_SETTINGS": "CMAF",
+    "MS_SMOOTH_GROUP_SETTINGS": "Smooth Streaming",
+}
+
+
+def missing_outputs(groups: list[GroupOutputs], existing: set[str]) -> list[str]:
+    """The URIs the groups name that are not in `existing` (URIs listed in S3), in group order."""
+    return [uri for group in groups for uri in group.uris() if uri not in existing]
+
+
+def listing_prefixes(uris: list[str]) -> dict[str, str]:
+    """Bucket -> the longest key prefix all of `uris` in it share: one listing per bucket finds them."""
+    keys: dict[str, list[str]] = {}
+    for uri in uris:
+        bucket, key = parse_s3_uri(uri)
+        keys.setdefault(bucket, []).append(key)
+    return {bucket: os.path.commonprefix(names) for bucket, names in keys.items()}
+
+
+def listed_outputs(groups: list[GroupOutputs]) -> list[str]:
+    """The URIs a person or a player opens: manifests, per-output playlists, files, and the first
+    `LISTED_CAPTURES` frame captures of each output; not the media segments the playlists list."""
+    uris: list[str] = []
+    for group in groups:
+        uris += group.manifests
+        uris += [o.playlist for o in group.outputs if o.playlist]
+        for o in group.outputs:
+            uris += o.files[:LISTED_CAPTURES] if o.kind == "frame_capture" else o.files
+    return uris
+
+
+def outputs_summary(job_id: str, input_uri: str, groups: list[GroupOutputs]) -> list[str]:
+    """The finished job in a few lines for the task log: each group's manifests and outputs, with
+    how many segments or frame captures each output wrote."""
+    lines = [f"MediaConvert job {job_id} COMPLETE for {input_uri}"]
+    for group in groups:
+        title = GROUP_TITLES.get(group.type, group.type)
+        folder = os.path.commonprefix(group.uris()).rpartition("/")[0]
+        lines.append(f"  {title}: " + (", ".join(group.manifests) or (f"in {folder}/" if folder else "no outputs")))
+        for o in group.outputs:
+            lines.append("    " + _output_line(o))
+        if not group.complete:
+            lines.append("    (renditions MediaConvert chose while it ran are not named here)")
+    return lines
+
+
+def _output_line(o: OutputFiles) -> str:
+    if o.kind == "frame_capture":
+        if len(o.files) == 1:
+            return f"{o.files[0]} (1 frame capture)"
+        return f"{o.files[0]} .. {o.files[-1]} ({len(o.files)} frame captures)"
+    main = o.playlist or (o.files[0] if o.files else o.init or "")
+    extra = [plural(len(o.segments), "segment")] if o.segments else []
+    if o.init and main != o.init:
+        extra.insert(0, "init segment")
+    return main + (f" ({', '.join(extra)})" if extra else "")

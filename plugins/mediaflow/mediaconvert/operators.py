@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +16,6 @@ from airflow.sdk import BaseOperator, Context, Variable, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from botocore.exceptions import ClientError
 
-from mediaflow.common.s3 import parse_s3_uri
 from mediaflow.common.tasks import check_fanout, fail_fast
 from mediaflow.common.upload_events import uploaded_objects
 from mediaflow.mediaconvert.hook import MediaConvertHook
@@ -23,16 +23,24 @@ from mediaflow.mediaconvert.jobs import (
     DEFAULT_TEMPLATE,
     TERMINAL_STATUSES,
     JobSettingsError,
+    NamingContext,
     SourceInfo,
     build_request,
     client_request_token,
     default_destination,
+    expected_outputs,
+    listed_outputs,
+    listing_prefixes,
     load_template,
+    missing_outputs,
     output_keys,
+    outputs_summary,
     validate_request,
 )
 from mediaflow.mediaconvert.links import MediaConvertJobLink
 from mediaflow.mediaconvert.trigger import MediaConvertJobTrigger
+
+log = logging.getLogger(__name__)
 
 #: where an event-triggered run (no conf) finds its role and output bucket
 ROLE_VARIABLE = "mediaflow_mediaconvert_role_arn"
@@ -87,7 +95,11 @@ def probe_source(bucket: str, key: str, aws_conn_id: str | None) -> SourceInfo |
 
 def completed_outputs(job: dict[str, Any], aws_conn_id: str | None) -> dict[str, Any]:
     """The descriptor of a finished job: its outputs, checked in S3. Fails on ERROR/CANCELED with
-    MediaConvert's code and message, or when an output MediaConvert should have written is missing."""
+    MediaConvert's code and message, or when an object MediaConvert should have written is missing.
+
+    Every object of every group is checked (files, HLS/DASH/CMAF manifests, playlists, init and
+    media segments, frame captures), named as MediaConvert names them from the job's settings and
+    the durations GetJob reports; the task log gets a summary and XCom the URIs people open."""
     status = job.get("Status")
     if status != "COMPLETE":
         code, message = job.get("ErrorCode"), job.get("ErrorMessage")
@@ -98,15 +110,38 @@ def completed_outputs(job: dict[str, Any], aws_conn_id: str | None) -> dict[str,
         else:
             detail = "no error message"
         raise AirflowFailException(f"MediaConvert job {job.get('Id')} ended {status}: {detail}")
-    uris = output_keys(job.get("Settings") or {})
-    s3 = S3Hook(aws_conn_id=aws_conn_id)
-    missing = [uri for uri in uris if not s3.check_for_key(parse_s3_uri(uri)[1], parse_s3_uri(uri)[0])]
-    if missing:
-        raise AirflowException(
-            f"MediaConvert job {job.get('Id')} is COMPLETE but these outputs are not in S3: {', '.join(missing)}. "
-            "Check the destination bucket's lifecycle rules and the role's s3:PutObject permission."
+    settings = job.get("Settings") or {}
+    start = (job.get("Timing") or {}).get("StartTime")
+    try:
+        groups = expected_outputs(
+            settings,
+            job.get("OutputGroupDetails"),
+            NamingContext(start_time=start if isinstance(start, datetime) else None),
         )
-    return {"job_id": job.get("Id"), "status": status, "outputs": uris}
+    except JobSettingsError as exc:  # a name that depends on what the job alone knew
+        log.warning(
+            "MediaConvert job %s is COMPLETE; its outputs cannot be named here, so not checked: %s", job.get("Id"), exc
+        )
+        return {"job_id": job.get("Id"), "status": status, "outputs": [], "objects": 0}
+    expected = [uri for group in groups for uri in group.uris()]
+    missing = missing_outputs(groups, _listed(S3Hook(aws_conn_id=aws_conn_id), expected))
+    if missing:
+        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise AirflowException(
+            f"MediaConvert job {job.get('Id')} is COMPLETE but {len(missing)} of its {len(expected)} outputs are not "
+            f"in S3: {shown}. Check the destination bucket's lifecycle rules and the role's s3:PutObject permission."
+        )
+    input_uri = ((settings.get("Inputs") or [{}])[0]).get("FileInput", "")
+    log.info("\n".join(outputs_summary(job.get("Id", ""), input_uri, groups)))
+    return {"job_id": job.get("Id"), "status": status, "outputs": listed_outputs(groups), "objects": len(expected)}
+
+
+def _listed(s3: S3Hook, uris: list[str]) -> set[str]:
+    """The URIs of every object under the prefixes `uris` share (one listing per bucket)."""
+    found: set[str] = set()
+    for bucket, prefix in listing_prefixes(uris).items():
+        found.update(f"s3://{bucket}/{key}" for key in s3.list_keys(bucket_name=bucket, prefix=prefix) or [])
+    return found
 
 
 def outputs_after_wait(hook: MediaConvertHook, event: dict[str, Any] | None, aws_conn_id: str | None) -> dict[str, Any]:
@@ -285,13 +320,7 @@ class MediaConvertCreateJobOperator(BaseOperator):
         self.log.info(
             "MediaConvert job %s for %s is %s (outputs under %s)", job["Id"], input_uri, job["Status"], destination
         )
-        MediaConvertJobLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            job_id=job["Id"],
-        )
+        MediaConvertJobLink.persist_job(context, self, self.hook, job["Id"])
         return job
 
     def _role_arn(self) -> str:

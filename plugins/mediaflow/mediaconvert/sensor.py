@@ -62,13 +62,7 @@ class MediaConvertJobSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=completed_outputs(job, self.aws_conn_id))
 
     def execute(self, context: Context) -> Any:
-        MediaConvertJobLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            job_id=self.job_id,
-        )
+        MediaConvertJobLink.persist_job(context, self, self.hook, self.job_id)
         if not self.deferrable:
             return super().execute(context)
         first_look = self.poke(context)

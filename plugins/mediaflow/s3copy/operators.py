@@ -55,7 +55,14 @@ from mediaflow.s3copy.planning import (
     report_bucket_for,
     work_prefix,
 )
-from mediaflow.s3copy.report import PLANNED, ReportWriter, decode_results, encode_results, rejected_results
+from mediaflow.s3copy.report import (
+    PLANNED,
+    ReportWriter,
+    decode_results,
+    encode_results,
+    rejected_results,
+    summary_lines,
+)
 from mediaflow.s3copy.routing import ObjectFilter, Router
 from mediaflow.s3copy.sharding import DEFAULT_SHARDS, split_source
 
@@ -683,7 +690,7 @@ class S3CopyReportOperator(BulkCopyBaseOperator):
             aborted_uploads=[dataclasses.asdict(a) for a in aborted],
         )
         s3.put_object(Bucket=bucket, Key=f"{prefix}summary.json", Body=json.dumps(summary, indent=2).encode())
-        self.log.info("report: %s", json.dumps(summary))
+        self.log.info("\n".join(summary_lines(summary)))
         if summary["failed"]:
             raise AirflowException(
                 f"{summary['failed']} of {summary['objects']} objects failed ({summary['copied']} copied, "

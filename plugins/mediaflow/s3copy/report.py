@@ -24,6 +24,7 @@ from typing import IO, Any
 from urllib.parse import quote_plus
 
 from mediaflow.common.errors import InputError
+from mediaflow.common.summary import human_bytes, plural
 from mediaflow.s3copy.engine import COPIED, FAILED, PARTS_COPIED, PARTS_FAILED, SKIPPED, CopyResult
 
 REPORT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
@@ -128,3 +129,26 @@ class ReportWriter:
             "report_columns": list(REPORT_COLUMNS),
             **extra,
         }
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The run's outcome in a few lines for the log: what was copied, skipped, failed (or, in a
+    dry run, planned) and where the report is."""
+    duration = float(summary.get("duration_seconds") or 0)
+    lines = [
+        f"s3_bulk_copy: {plural(summary['objects'], 'object')} in {plural(summary.get('payloads', 0), 'payload')}, "
+        f"{duration:.1f} s"
+    ]
+    if summary.get("dry_run"):
+        lines.append(
+            f"  planned  {summary['planned']:,} ({human_bytes(summary.get('planned_bytes'))}): dry run, nothing copied"
+        )
+    else:
+        rate = summary.get("throughput_bytes_per_second")
+        speed = f", {human_bytes(rate)}/s" if rate else ""
+        lines.append(f"  copied   {summary['copied']:,} ({human_bytes(summary['bytes'])}{speed})")
+    lines.append(f"  skipped  {summary['skipped']:,}")
+    failed = summary["failed"]
+    lines.append(f"  failed   {failed:,}" + (": their rows in the report say why" if failed else ""))
+    lines.append(f"  report   {summary.get('report_uri', '')}")
+    return lines

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from mediaflow.common.summary import plural
 from mediaflow.video.probe import MediaInfo
 
 #: ids are `<30-digit object hash><6-digit slot>`: 36 digits, inside DynamoDB's 38-digit Number
@@ -132,3 +133,22 @@ def owned_by(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
     if wanted["process_step"] == "upload":
         return existing.get("bucket") == wanted["bucket"] and existing.get("key") == wanted["key"]
     return existing.get("parent_video") == wanted.get("parent_video")
+
+
+def run_summary(result: dict[str, Any], table_name: str, segment_seconds: int) -> list[str]:
+    """What one segment_and_index task did, in a few lines for its log: the segments written and
+    the index rows, or why the video was left alone."""
+    source = result.get("source", "")
+    if result.get("status") != "indexed":
+        return [f"video_segment_index: {source} skipped: {result.get('reason', '')}"]
+    segments = int(result.get("segments") or 0)
+    lines = [
+        f"video_segment_index: {source}",
+        f"  segments  {plural(segments, 'segment')} of {segment_seconds} s ({result.get('mode')} mode) "
+        f"in {result.get('output', '')}",
+        f"  index     {plural(segments + 1, 'row')} in DynamoDB table {table_name} "
+        f"(VideoId {result.get('video_id')} and one per segment)",
+    ]
+    if result.get("stale_removed"):
+        lines.append(f"  removed   {plural(int(result['stale_removed']), 'segment')} of an earlier run")
+    return lines

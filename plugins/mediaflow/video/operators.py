@@ -28,6 +28,7 @@ from mediaflow.video.index import (
     SegmentRecord,
     iso_now,
     parent_item,
+    run_summary,
     segment_item,
     settings_signature,
     video_id,
@@ -140,6 +141,11 @@ class VideoSegmentIndexOperator(BaseOperator):
     # -- orchestration ----------------------------------------------------------------------
     @fail_fast()
     def execute(self, context: Context) -> dict[str, Any]:
+        result = self._process()
+        self.log.info("\n".join(run_summary(result, self.table_name, int(self.segment_seconds))))
+        return result
+
+    def _process(self) -> dict[str, Any]:
         bucket, key = self.video["bucket"], self.video["key"]
         label = f"s3://{bucket}/{key}"
         seconds, force = int(self.segment_seconds), to_bool(self.force, False)
