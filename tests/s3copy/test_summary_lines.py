@@ -29,13 +29,17 @@ def test_a_run_with_failures_names_them_and_the_report():
             payloads=3,
             duration_seconds=12.34,
             throughput_bytes_per_second=GiB,
+            verified={"checksum:CRC64NVME": 990, "etag": 10},
+            aborted_uploads=[{"bucket": "dst", "key": "a.mov", "upload_id": "u1", "parts": 3, "reason": "r"}],
         )  # fmt: skip
     )
     assert lines == [
         "s3_bulk_copy: 1,204 objects in 3 payloads, 12.3 s",
         "  copied   1,000 (12.5 GiB, 1.0 GiB/s)",
+        "  verified 990 by checksum:CRC64NVME, 10 by etag",
         "  skipped  200",
         "  failed   4: their rows in the report say why",
+        "  aborted  1 multipart upload left open: listed in summary.json",
         "  report   s3://reports/run/report.csv",
     ]
 
@@ -52,7 +56,7 @@ def test_the_lines_come_from_the_writers_summary():
     item = CopyItem("src", "a.mov", "", 5, "etag", "dst", "a.mov")
     writer.add_all(
         [
-            make_result(item, COPIED, "ok"),
+            make_result(item, COPIED, "ok")._replace(verified="etag"),
             make_result(item, SKIPPED, "up to date"),
             make_result(item, FAILED, "denied", CopyError("AccessDenied", "denied")),
         ]
@@ -61,6 +65,7 @@ def test_the_lines_come_from_the_writers_summary():
     assert summary_lines(summary) == [
         "s3_bulk_copy: 3 objects in 1 payload, 2.0 s",
         "  copied   1 (5 bytes, 2 bytes/s)",
+        "  verified 1 by etag",
         "  skipped  1",
         "  failed   1: their rows in the report say why",
         "  report   s3://r/report.csv",

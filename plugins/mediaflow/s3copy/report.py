@@ -132,8 +132,9 @@ class ReportWriter:
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
-    """The run's outcome in a few lines for the log: what was copied, skipped, failed (or, in a
-    dry run, planned) and where the report is."""
+    """The run's outcome in a few lines for the log: what was copied (and how it was verified),
+    skipped, failed (or, in a dry run, planned), the uploads it had to abort, and where the
+    report is."""
     duration = float(summary.get("duration_seconds") or 0)
     lines = [
         f"s3_bulk_copy: {plural(summary['objects'], 'object')} in {plural(summary.get('payloads', 0), 'payload')}, "
@@ -147,8 +148,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         rate = summary.get("throughput_bytes_per_second")
         speed = f", {human_bytes(rate)}/s" if rate else ""
         lines.append(f"  copied   {summary['copied']:,} ({human_bytes(summary['bytes'])}{speed})")
+        verified = summary.get("verified") or {}
+        if verified:
+            lines.append("  verified " + ", ".join(f"{n:,} by {method}" for method, n in verified.items()))
     lines.append(f"  skipped  {summary['skipped']:,}")
     failed = summary["failed"]
     lines.append(f"  failed   {failed:,}" + (": their rows in the report say why" if failed else ""))
+    aborted = summary.get("aborted_uploads") or []
+    if aborted:
+        lines.append(f"  aborted  {plural(len(aborted), 'multipart upload')} left open: listed in summary.json")
     lines.append(f"  report   {summary.get('report_uri', '')}")
     return lines
