@@ -88,9 +88,9 @@ def test_copies_a_mixed_tree_then_a_rerun_copies_nothing(airflow_db, local_stack
     result = run_dag("s3_bulk_copy", conf)
     assert result.state == "success", result.task_states
     assert len(result.task_states["copy"]) >= 3
-    plan = result.only_xcom("plan")
+    tasks = result.only_xcom("merge_plan")
     assert result.labels["copy"] == [
-        f"payload {p['index']}: {p['objects']} objects, {p['bytes'] / 1024**3:.2f} GiB" for p in plan
+        f"payload {p['index']}: {p['objects']} objects, {p['bytes'] / 1024**3:.2f} GiB" for p in tasks
     ]
 
     n = len(ODD_KEYS) + 3
@@ -288,17 +288,18 @@ def test_bad_conf_is_refused_before_any_task(airflow_db, local_stack):
     _validated(ParamsDict(dict(PARAMS)), {"source_bucket": "fine-bucket", "destination_bucket": "other.bucket-2"})
 
 
-def test_clearing_a_copy_task_never_runs_the_plan_again():
-    """`planned` is the setup that makes the tasks after a failed plan upstream_failed; being a
-    setup, it is cleared with any task after it. The plan itself must not be: planning again
-    would abort the spread uploads the other copy tasks wrote parts to."""
+def test_clearing_a_copy_task_never_runs_the_planning_again():
+    """`planned` is the setup that makes the tasks after a failed planning upstream_failed; being
+    a setup, it is cleared with any task after it. The planning itself must not be: planning
+    again would abort the spread uploads the other copy tasks wrote parts to."""
     from tests.helpers import load_dag
 
     dag = load_dag("s3_bulk_copy")
-    assert dag.get_task("planned").is_setup and not dag.get_task("plan").is_setup
+    planning = ("split", "plan", "merge_plan")
+    assert dag.get_task("planned").is_setup and not any(dag.get_task(t).is_setup for t in planning)
     for task_id in ("copy", "complete_uploads", "report"):
         cleared = dag.partial_subset(task_ids=[task_id], include_downstream=True, include_upstream=False)
-        assert "plan" not in cleared.task_dict, task_id
+        assert not set(planning) & set(cleared.task_dict), task_id
         assert "planned" in cleared.task_dict, task_id
 
 
