@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import gzip
 import io
@@ -304,6 +305,7 @@ def test_clearing_a_copy_task_never_runs_the_planning_again():
 
 
 def _validated(params, conf: dict) -> dict:
+    params = copy.deepcopy(params)  # the contract's Param objects are shared with the DAG
     for key, value in conf.items():
         params[key] = value
     return params.validate()
