@@ -244,13 +244,20 @@ def iter_inventory_rows(
     i_modified, i_class = col.get("LastModifiedDate") if times else None, col.get("StorageClass")
     i_marker, i_latest = col.get("IsDeleteMarker"), col.get("IsLatest")
     parse_time = _epoch_cache()
+    quotes = 2 * width  # S3 quotes every field and URL-encodes keys: no quote inside a field
+    make = tuple.__new__  # SourceObject's own constructor is a Python function: one call less a row
     for entry in manifest.get("files", ()):
         body = open_data(data_bucket, entry["key"])
-        for row in _inventory_csv(_text_lines(body, gzipped=entry["key"].endswith(".gz"))):
-            if len(row) < width:
-                if not row:
-                    continue
-                row = row + [""] * (width - len(row))
+        for line in _text_lines(body, gzipped=entry["key"].endswith(".gz")):
+            # the usual S3 line splits exactly on '","'; anything else (another tool's CSV, a
+            # short row, a quote inside a field) goes through the csv module
+            row = line[1:-2].split('","') if line.count('"') == quotes and line.endswith('"\n') else ()
+            if len(row) != width or line[0] != '"':
+                row = next(csv.reader([line]), [])
+                if len(row) < width:
+                    if not row:
+                        continue
+                    row = row + [""] * (width - len(row))
             if i_marker is not None and row[i_marker].lower() == "true":
                 continue
             if i_latest is not None and row[i_latest].lower() == "false":
@@ -258,26 +265,19 @@ def iter_inventory_rows(
             size = row[i_size] if i_size is not None else ""
             if size == "":
                 continue  # a delete marker in an inventory without IsDeleteMarker
-            yield SourceObject(
-                row[i_bucket],
-                unquote_key(row[i_key]),
-                (row[i_version] or None) if i_version is not None else None,
-                int(size),
-                clean_etag(row[i_etag]) if i_etag is not None else "",
-                parse_time(row[i_modified]) if i_modified is not None else 0.0,
-                (row[i_class] or "STANDARD") if i_class is not None else "STANDARD",
+            yield make(
+                SourceObject,
+                (
+                    row[i_bucket],
+                    unquote_key(row[i_key]),
+                    (row[i_version] or None) if i_version is not None else None,
+                    int(size),
+                    row[i_etag].strip('"') if i_etag is not None else "",
+                    parse_time(row[i_modified]) if i_modified is not None else 0.0,
+                    (row[i_class] or "STANDARD") if i_class is not None else "STANDARD",
+                    None,
+                ),
             )
-
-
-def _inventory_csv(lines: Iterable[str]) -> Iterator[list[str]]:
-    """CSV rows of an S3 Inventory data file. S3 quotes every field and URL-encodes keys, so a
-    quote or comma never sits inside a field and a plain split is exact; a line that does not
-    look like that (written by another tool) goes through the csv module."""
-    for line in lines:
-        if line.startswith('"') and line.endswith('"\n') and line.count('"') == 2 * (line.count('","') + 1):
-            yield line[1:-2].split('","')
-        else:
-            yield from csv.reader([line])
 
 
 def unquote_key(text: str) -> str:
