@@ -272,7 +272,7 @@ def iter_inventory_rows(
                     unquote_key(row[i_key]),
                     (row[i_version] or None) if i_version is not None else None,
                     int(size),
-                    row[i_etag].strip('"') if i_etag is not None else "",
+                    clean_etag(row[i_etag]) if i_etag is not None else "",
                     parse_time(row[i_modified]) if i_modified is not None else 0.0,
                     (row[i_class] or "STANDARD") if i_class is not None else "STANDARD",
                     None,
