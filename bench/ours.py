@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import os
 import resource
@@ -177,7 +178,7 @@ def http(args: argparse.Namespace) -> None:
 def plan(args: argparse.Namespace) -> None:
     """W6: one plan task's work on one shard: stream S3 Inventory data files (gzip CSV, read
     from local disk) through the planner into one payload manifest and its payload index."""
-    from mediaflow.s3copy.inventory import iter_inventory_rows
+    from mediaflow.s3copy.inventory import archive_state, iter_inventory_rows
     from mediaflow.s3copy.planning import PlanLimits, Planner
     from mediaflow.s3copy.routing import ObjectFilter, Router
 
@@ -188,7 +189,8 @@ def plan(args: argparse.Namespace) -> None:
     planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(), out)
     # as the plan task reads it without a modified_after filter: times are not parsed
     rows = iter_inventory_rows(manifest, lambda _bucket, key: open(key, "rb"), times=False)  # noqa: SIM115
-    planner.add_all(rows)
+    # with the archive hook the plan task passes (no S3 here: no synthetic object is archived)
+    planner.add_all(rows, archived=functools.partial(archive_state, None))
     planner.pack()
     for spread in planner.spread:
         spread.upload_id = "planned"  # the plan task starts these uploads; not part of planning

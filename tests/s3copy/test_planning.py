@@ -27,6 +27,7 @@ from mediaflow.s3copy.planning import (
     bin_cost,
     decode_item,
     encode_item,
+    gunzip_members,
     is_up_to_date,
     merge_payloads,
     read_manifest,
@@ -281,3 +282,105 @@ def test_destination_listing_skips_up_to_date_objects_while_planning(tmp_path):
     assert (planner.objects, planner.skipped) == (2, 2)
     assert is_up_to_date(5, "x", 5, "x", 10) and not is_up_to_date(5, "x", 6, "x", 10)
     assert not is_up_to_date(12 * MiB, "a" * 32, 12 * MiB, "f" * 32 + "-2", 5 * MiB)
+
+
+class _Trickle(io.BytesIO):
+    """A body that hands out a few bytes a read, as a slow network does: every line, and a
+    UTF-8 character, is cut somewhere."""
+
+    def read(self, size: int = -1) -> bytes:
+        return super().read(5)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_inventory_rows_survive_any_read_boundary(gzipped):
+    text = (
+        '"b","caf\u00e9%20cut.mov","11","2024-01-01T00:00:00.000Z","e1","STANDARD"\n'
+        "\n"  # a blank line is no row
+        '"b","windows%2Bline.mxf","12","2024-01-01T00:00:00.000Z","e2","STANDARD"\r\n'
+        '"b","a ""quoted"" name","13","2024-01-01T00:00:00.000Z","e3","STANDARD"\n'
+        + "".join(f'"b","bulk/{i:04d}","{i}","2024-01-01T00:00:00.000Z","e","GLACIER"\n' for i in range(300))
+        + '"b","last%20line","14","2024-01-01T00:00:00.000Z","\\"e4\\"",""'  # no line end
+    ).encode()
+    body = _Trickle(gzip.compress(text[:100]) + gzip.compress(text[100:]) if gzipped else text)
+    manifest = {
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass",
+        "files": [{"key": "data/1.csv.gz" if gzipped else "data/1.csv"}],
+    }
+    rows = list(iter_inventory_rows(manifest, lambda b, k: body))
+    assert [(r.key, r.size) for r in rows[:3]] == [
+        ("caf\u00e9 cut.mov", 11),
+        ("windows+line.mxf", 12),
+        ('a "quoted" name', 13),
+    ]
+    assert [r.key for r in rows[3:-1]] == [f"bulk/{i:04d}" for i in range(300)]
+    assert {r.storage_class for r in rows[3:-1]} == {"GLACIER"}
+    assert (rows[-1].key, rows[-1].size, rows[-1].storage_class) == ("last line", 14, "STANDARD")
+
+
+def test_planned_lines_carry_any_key(tmp_path):
+    """The planner writes most keys as tab-separated text and falls back to JSON for the rest;
+    either way the copy task reads back the very key, and its destination key."""
+    keys = [
+        "plain/clip.mov",
+        "tab\there.mov",
+        "new\nline.mov",
+        "back\\slash.mov",
+        "nb\u00a0sp caf\u00e9.mov",
+        "日本.mxf",
+    ]
+    limits = PlanLimits(max_payload_bytes=10**9, max_payload_objects=2)
+    _, payloads = _plan(tmp_path, [obj(k, 3) for k in keys], limits, routes=[{"bucket": "d", "prefix": "in/"}])
+    items = {i.key: i for p in payloads for i in p}
+    assert set(items) == set(keys)
+    assert all(i.dest_key == "in/" + k and i.dest_bucket == "d" for k, i in items.items())
+
+
+def test_archived_objects_are_asked_about_and_rejected_unless_restored(tmp_path):
+    asked = []
+
+    def archived(o: SourceObject) -> SourceObject | Rejected:
+        asked.append(o.key)
+        if o.key == "cold/restored.mov":
+            return o._replace(restored=True)
+        return Rejected(o.bucket, o.key, None, "InvalidObjectState", 403, "not restored")
+
+    rows = [obj("warm.mov"), obj("cold/restored.mov")._replace(storage_class="GLACIER")]
+    rows.append(obj("cold/frozen.mov")._replace(storage_class="DEEP_ARCHIVE"))
+    planner = Planner(Router.from_conf(None, "dst"), ObjectFilter(), PlanLimits(), tmp_path / "s")
+    planner.add_all(rows, archived=archived)
+    planner.write_manifests()
+    rejected = gzip.decompress(planner.close().read_bytes()).decode()
+    assert asked == ["cold/restored.mov", "cold/frozen.mov"]
+    assert (planner.seen, planner.objects, planner.rejected_failed) == (3, 2, 1)
+    assert "cold/frozen.mov" in rejected and "InvalidObjectState" in rejected and "warm" not in rejected
+
+
+def test_a_range_of_thousands_of_payloads_reads_back_whole(tmp_path):
+    """A copy task's range holds many gzip members; they are read in one pass, and a range cut
+    short is refused rather than read as fewer objects."""
+    objects = [obj(f"k/{i:05d}", size=1) for i in range(6000)]
+    limits = PlanLimits(max_payload_bytes=10**9, max_payload_objects=2)
+    planner, payloads = _plan(tmp_path, objects, limits)
+    data = planner.manifest.read_bytes()
+    assert planner.payloads == 3000
+    lines = gunzip_members(data).splitlines()
+    assert [i.key for i in read_manifest(lines)] == [i.key for p in payloads for i in p]
+    assert sorted(i.key for i in read_manifest(lines)) == [o.key for o in objects]
+    with pytest.raises(EOFError, match="truncated"):
+        gunzip_members(data[:-3])
+
+
+def test_a_truncated_inventory_data_file_is_refused():
+    """The rows read before the cut are not taken for the whole file."""
+    lines = "".join(f'"b","k/{i:06d}","{i}","2024-01-01T00:00:00.000Z","e","STANDARD"\n' for i in range(20_000))
+    data = gzip.compress(lines.encode())
+    manifest = {
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass",
+        "files": [{"key": "data/1.csv.gz"}],
+    }
+    assert len(list(iter_inventory_rows(manifest, lambda b, k: io.BytesIO(data)))) == 20_000
+    with pytest.raises(EOFError, match="truncated"):
+        list(iter_inventory_rows(manifest, lambda b, k: io.BytesIO(data[: len(data) // 2])))

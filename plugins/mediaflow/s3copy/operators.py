@@ -11,6 +11,7 @@ copy engine only through its public steps.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import json
 import shutil
@@ -40,7 +41,7 @@ from mediaflow.s3copy.engine import (
     make_result,
 )
 from mediaflow.s3copy.hook import S3CopyHook
-from mediaflow.s3copy.inventory import iter_listing, open_shard, resolve_archived
+from mediaflow.s3copy.inventory import archive_state, iter_listing, open_shard
 from mediaflow.s3copy.journal import AbortedUpload, UploadJournal, settle_uploads
 from mediaflow.s3copy.planning import (
     CopyItem,
@@ -386,7 +387,7 @@ class S3CopyPlanOperator(S3CopySourceOperator):
             planner = Planner(router, object_filter, limits, Path(tmp) / "spool")
             for rows, lookup in self._parts(s3, router):
                 planner.dest_lookup = lookup
-                planner.add_all(resolve_archived(s3, rows))
+                planner.add_all(rows, archived=functools.partial(archive_state, s3))
             planner.pack()
             skipped = self._start_spread_uploads(s3, planner.spread)
             manifest = planner.write_manifests()

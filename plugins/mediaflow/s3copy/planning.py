@@ -45,10 +45,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from isal import isal_zlib
+
 from mediaflow.common.errors import InputError
 from mediaflow.common.parts import DEFAULT_PART_SIZE, MIN_PART_SIZE, choose_part_size, part_count
 from mediaflow.common.s3 import parse_s3_uri
-from mediaflow.s3copy.inventory import Rejected, SourceObject
+from mediaflow.s3copy.inventory import ARCHIVE_CLASSES, Rejected, SourceObject
 from mediaflow.s3copy.routing import ObjectFilter, Router
 
 #: rows sorted together before packing, and payloads filled at once (see the module docstring)
@@ -181,27 +183,22 @@ def bin_cost(objects: int, size: int, limits: PlanLimits) -> float:
 
 class _OpenBin:
     """A payload being filled: its lines stay in memory up to `SPILL_BYTES`, then go to a
-    scratch file, so a payload of many objects costs no more memory than a small one."""
+    scratch file, so a payload of many objects costs no more memory than a small one. Lines are
+    text until the payload is written: one encode a payload instead of one a line."""
 
     __slots__ = ("buffered", "bytes", "lines", "objects", "path", "spilled")
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.lines: list[bytes] = []
+        self.lines: list[str] = []
         self.buffered = 0
         self.spilled = False
         self.bytes = 0
         self.objects = 0
 
-    def write(self, line: bytes) -> None:
-        self.lines.append(line)
-        self.buffered += len(line)
-        if self.buffered >= SPILL_BYTES:
-            self.spill()
-
     def spill(self) -> None:
         with open(self.path, "ab" if self.spilled else "wb") as fh:
-            fh.write(b"".join(self.lines))
+            fh.write("".join(self.lines).encode())
         self.spilled = True
         self.lines.clear()
         self.buffered = 0
@@ -212,7 +209,7 @@ class _OpenBin:
             with open(self.path, "rb") as fh:
                 while chunk := fh.read(1024**2):
                     yield chunk
-        yield b"".join(self.lines)
+        yield "".join(self.lines).encode()
 
 
 class Planner:
@@ -253,7 +250,7 @@ class Planner:
         self._out: IO[bytes] = open(self.manifest, "wb")  # noqa: SIM115 - closed in close()
         self._bins: IO[bytes] = open(self.bins_path, "wb")  # noqa: SIM115 - closed in close()
         self._rejected: IO[bytes] = gzip.open(spool_dir / "rejected.jsonl.gz", "wb", compresslevel=1)  # noqa: SIM115
-        self._buffer: list[tuple[int, bytes]] = []
+        self._buffer: list[tuple[int, str]] = []  # (size, manifest line) of the window
         self._open: list[tuple[int, int, _OpenBin]] = []  # heap of (load, tie-break, payload)
         self._free_slots = list(range(open_bins))
         self._slot_paths = [spool_dir / f"open-{slot:04d}.jsonl" for slot in range(open_bins)]
@@ -284,46 +281,82 @@ class Planner:
 
     # -- intake ---------------------------------------------------------------------------------
     def add(self, row: SourceObject | Rejected) -> None:
-        self.seen += 1
-        if type(row) is Rejected:
-            self._reject(row, failed=True)
-            return
-        bucket, key, version, size, etag = row[:5]
-        if self._filtering and not self.filter.accepts(key, size, row.last_modified):
-            self.filtered += 1
-            return
-        target = self.router.route(key)
-        if target is None:
-            msg = f"s3://{bucket}/{key} matches no route; add a route for its type or a '*' route"
-            self._reject(Rejected(bucket, key, version, "NoRoute", 0, msg), failed=False)
-            return
-        if self.dest_lookup is not None:
-            dest = self.dest_lookup(target[1])
-            if dest is not None and is_up_to_date(size, etag, dest.size, dest.etag, self.limits.multipart_threshold):
-                self.skipped += 1
-                msg = "destination already up to date"
-                self._reject(Rejected(bucket, key, version, "", 200, msg), failed=False)
-                return
-        self.objects += 1
-        self.total_bytes += size
-        if size > self._spread_above:
-            item = CopyItem(bucket, key, version, size, etag, target[0], target[1])
-            self.spread.append(self._spread(item))
-            return
-        dest_bucket, dest_key = target
-        # a destination key is a route's prefix and the end of the source key
-        if _NEEDS_JSON.search(key) or (not self._plain_prefixes and _NEEDS_JSON.search(dest_key)):
-            line = encode_item(CopyItem(bucket, key, version, size, etag, dest_bucket, dest_key))
-        else:  # encode_item's tab-separated line, inline: this runs once per object
-            line = f"{bucket}\t{key}\t{version or ''}\t{size}\t{etag}\t{dest_bucket}\t{dest_key}\n".encode()
-        self._buffer.append((size, line))
-        if len(self._buffer) >= self.window:
-            self._drain()
+        """One inventory row: see `add_all`."""
+        self.add_all((row,))
 
-    def add_all(self, rows: Iterable[SourceObject | Rejected]) -> Planner:
-        add = self.add
-        for row in rows:
-            add(row)
+    def add_all(
+        self,
+        rows: Iterable[SourceObject | Rejected],
+        archived: Callable[[SourceObject], SourceObject | Rejected] | None = None,
+    ) -> Planner:
+        """Filter, route, check and buffer each row; a full window is packed as it fills.
+
+        `archived(obj)`, when given, is asked about each object of an archive storage class and
+        returns it with its restore state known, or a Rejected row (S3 refuses to copy it).
+
+        This loop runs once per object of the inventory, so it keeps its state in locals and
+        gives the usual case (every key to one bucket and prefix, no filter) no calls of its own.
+        """
+        buffer, window = self._buffer, self.window
+        append = buffer.append
+        router, lookup, reject = self.router, self.dest_lookup, self._reject
+        accepts = self.filter.accepts if self._filtering else None
+        simple = router.single_target()
+        dest_bucket, dest_prefix = simple or ("", "")
+        threshold, spread_above = self.limits.multipart_threshold, self._spread_above
+        plain_prefixes = self._plain_prefixes
+        seen = objects = total_bytes = 0
+        try:
+            for row in rows:
+                seen += 1
+                if type(row) is Rejected:
+                    reject(row, failed=True)
+                    continue
+                bucket, key, version, size, etag, modified, storage_class, _ = row
+                if archived is not None and storage_class in ARCHIVE_CLASSES:
+                    row = archived(row)
+                    if type(row) is Rejected:
+                        reject(row, failed=True)
+                        continue
+                if accepts is not None and not accepts(key, size, modified):
+                    self.filtered += 1
+                    continue
+                if simple is not None:
+                    dest_key = dest_prefix + key if dest_prefix else key
+                else:
+                    target = router.route(key)
+                    if target is None:
+                        msg = f"s3://{bucket}/{key} matches no route; add a route for its type or a '*' route"
+                        reject(Rejected(bucket, key, version, "NoRoute", 0, msg), failed=False)
+                        continue
+                    dest_bucket, dest_key = target
+                if lookup is not None:
+                    dest = lookup(dest_key)
+                    if dest is not None and is_up_to_date(size, etag, dest.size, dest.etag, threshold):
+                        self.skipped += 1
+                        msg = "destination already up to date"
+                        reject(Rejected(bucket, key, version, "", 200, msg), failed=False)
+                        continue
+                objects += 1
+                total_bytes += size
+                if size > spread_above:
+                    item = CopyItem(bucket, key, version, size, etag, dest_bucket, dest_key)
+                    self.spread.append(self._spread(item))
+                    continue
+                # a destination key is a route's prefix and the end of the source key; a key that
+                # is printable and has no backslash holds none of the characters TSV cannot carry
+                if key.isprintable() and "\\" not in key and plain_prefixes:
+                    line = f"{bucket}\t{key}\t{version or ''}\t{size}\t{etag}\t{dest_bucket}\t{dest_key}\n"
+                    append((size, line))
+                else:
+                    item = CopyItem(bucket, key, version, size, etag, dest_bucket, dest_key)
+                    append((size, encode_item(item).decode()))
+                if len(buffer) >= window:
+                    self._drain()
+        finally:
+            self.seen += seen
+            self.objects += objects
+            self.total_bytes += total_bytes
         return self
 
     def _reject(self, row: Rejected, *, failed: bool) -> None:
@@ -359,7 +392,7 @@ class Planner:
                 b = self._new_bin()
                 seq = id(b)
                 heapq.heappush(heap, (0, seq, b))
-            b.lines.append(line)  # _OpenBin.write, inline: this runs once per object
+            b.lines.append(line)
             b.buffered += len(line)
             if b.buffered >= SPILL_BYTES:
                 b.spill()
@@ -379,25 +412,34 @@ class Planner:
         return b
 
     def _close_fullest(self) -> None:
+        """Close the fullest open payload. It is a leaf of the min-heap (the last half of the
+        list), so only those are compared, and the heap is repaired by one sift-up."""
         heap = self._open
-        i = max(range(len(heap)), key=heap.__getitem__)  # (load, unique tie-break): C comparisons
-        _, _, b = heap[i]
-        heap[i] = heap[-1]
-        heap.pop()
-        heapq.heapify(heap)
+        n = len(heap)
+        leaves = heap[n // 2 :]
+        i = n // 2 + leaves.index(max(leaves))  # (load, unique tie-break): C comparisons
+        b = heap[i][2]
+        last = heap.pop()
+        if i < n - 1:  # move the last entry into the hole and up to its place
+            while i > 0 and heap[(i - 1) >> 1] > last:
+                heap[i] = heap[(i - 1) >> 1]
+                i = (i - 1) >> 1
+            heap[i] = last
         self._close(b)
 
     def _close(self, b: _OpenBin) -> None:
         """Compress the payload's lines as one gzip member at the end of the manifest."""
         self._free_slots.append(self._slot_of.pop(id(b)))
-        offset = self._out.tell()
-        # a gzip member (wbits 16 + 12) with a 4 KiB window: payloads are many and small, and a
-        # full-size compressor costs more to set up than to run on them
-        compressor = zlib.compressobj(1, zlib.DEFLATED, 28, 4)
-        for chunk in b.chunks():
-            self._out.write(compressor.compress(chunk))
-        self._out.write(compressor.flush())
-        self._add_bin(PayloadBin(offset, self._out.tell() - offset, b.objects, b.bytes))
+        out = self._out
+        offset = out.tell()
+        if b.spilled:
+            compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
+            for chunk in b.chunks():
+                out.write(compressor.compress(chunk))
+            out.write(compressor.flush())
+        else:  # most payloads: a few KiB of lines, compressed in one call
+            out.write(isal_zlib.compress("".join(b.lines).encode(), 1, 31))
+        self._add_bin(PayloadBin(offset, out.tell() - offset, b.objects, b.bytes))
 
     def _add_bin(self, payload: PayloadBin) -> None:
         self._bins.write(payload.line())
@@ -432,7 +474,7 @@ class Planner:
                     upload_id=spread.upload_id, part_size=spread.part_size, first_part=first, last_part=last
                 )
                 size = min(spread.item.size, last * spread.part_size) - (first - 1) * spread.part_size
-                units.append((size, encode_item(item)))
+                units.append((size, encode_item(item).decode()))
         self._buffer = units
         self._packed = False
         self.pack()
@@ -556,7 +598,31 @@ def read_payload(s3: Any, payload: dict[str, Any]) -> Iterator[CopyItem]:
         bucket, key = parse_s3_uri(uri)
         kwargs = {} if start is None else {"Range": f"bytes={start}-{end - 1}"}
         data = s3.get_object(Bucket=bucket, Key=key, **kwargs)["Body"].read()
-        yield from read_manifest(gzip.decompress(data).splitlines())
+        yield from read_manifest(gunzip_members(data).splitlines())
+
+
+#: input given to a member's decompressor at a time: what follows the member's end is copied
+#: into `unused_data`, so small pieces keep that copy small however many members follow
+_GUNZIP_PIECE = 8 * 1024
+
+
+def gunzip_members(data: bytes) -> bytes:
+    """The payloads of a manifest range: its gzip members decompressed one after another, in
+    time linear in its size. (`gzip.decompress` copies everything after each member, which is
+    quadratic in a range of thousands of small payloads.)"""
+    view = memoryview(data)
+    out: list[bytes] = []
+    pos, end = 0, len(data)
+    while pos < end:
+        unzip = zlib.decompressobj(31)
+        while not unzip.eof:
+            if pos >= end:
+                raise EOFError("the payload manifest ends inside a gzip member: it is truncated")
+            piece = view[pos : pos + _GUNZIP_PIECE]
+            out.append(unzip.decompress(piece))
+            pos += len(piece)
+        pos -= len(unzip.unused_data)
+    return b"".join(out)
 
 
 def read_manifest(lines: Iterable[bytes]) -> Iterable[CopyItem]:

@@ -135,6 +135,14 @@ class Router:
             rest = rest[1:]  # source_prefix "a/b" and key "a/b/c" -> "c", as the CLI does
         return r.bucket, join_key(r.prefix, rest)
 
+    def single_target(self) -> tuple[str, str] | None:
+        """(bucket, prefix) when every key goes to that bucket as prefix + key, else None: the
+        planner then routes a row by one concatenation instead of a call to `route`."""
+        r = self.routes[0]
+        if not self._first_takes_all or self.source_prefix or (r.prefix and not r.prefix.endswith("/")):
+            return None
+        return r.bucket, r.prefix
+
     @property
     def buckets(self) -> list[str]:
         return list(dict.fromkeys(r.bucket for r in self.routes))
