@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
+import pickle
 import tracemalloc
 from collections import Counter
 
@@ -30,6 +32,7 @@ from mediaflow.s3copy.planning import (
     gunzip_members,
     is_up_to_date,
     merge_payloads,
+    pack_from_pipe,
     read_manifest,
     work_prefix,
 )
@@ -384,3 +387,45 @@ def test_a_truncated_inventory_data_file_is_refused():
     assert len(list(iter_inventory_rows(manifest, lambda b, k: io.BytesIO(data)))) == 20_000
     with pytest.raises(EOFError, match="truncated"):
         list(iter_inventory_rows(manifest, lambda b, k: io.BytesIO(data[: len(data) // 2])))
+
+
+def test_packing_in_a_second_process_writes_the_same_plan(tmp_path):
+    """The planner's two modes differ in where the packing runs, not in what it writes."""
+    objects = [obj(f"media/{i:05d}.mov", size=(i * 7919) % 5000 + 1) for i in range(3000)]
+    objects += [obj("huge.mxf", size=60_000), Rejected("src", "bad", None, "NoSuchKey", 404, "gone")]
+    limits = PlanLimits(max_payload_bytes=20_000, max_payload_objects=40, max_payloads=8, multipart_threshold=5_000)
+    plans = {}
+    for mode in (False, True):
+        planner, payloads = _plan(tmp_path / str(mode), objects, limits, window=500, open_bins=6, pack_in_process=mode)
+        plans[mode] = (planner.manifest.read_bytes(), planner.bins_path.read_bytes(), planner.summary(), payloads)
+    assert plans[True] == plans[False]
+    manifest, _, summary, payloads = plans[True]
+    assert summary["spread_objects"] == 1 and summary["rejected_failed"] == 1 and summary["payloads"] == len(payloads)
+    assert sorted(i.key for p in payloads for i in p if not i.is_parts) == sorted(o.key for o in objects[:3000])
+    assert (
+        not list((tmp_path / "True" / "spool").glob("open-*"))
+        and not (tmp_path / "True" / "spool" / "packer.log").exists()
+    )
+
+
+def test_a_packing_process_that_dies_fails_the_plan_with_its_exit(tmp_path):
+    planner = Planner(
+        Router.from_conf(None, "dst"), ObjectFilter(), PlanLimits(), tmp_path / "s", window=10, pack_in_process=True
+    )
+    planner.add_all(obj(f"k/{i}") for i in range(10))
+    planner._packer._proc.kill()
+    planner._packer._proc.wait()
+    with pytest.raises(RuntimeError, match="packing process exited with -9"):
+        planner.add_all(obj(f"k/{i}") for i in range(10, 30))
+
+
+def test_the_packing_process_stops_when_its_planner_is_gone(tmp_path):
+    """A planner killed mid-plan leaves a pipe that ends without `finish`: the packer exits
+    with an error instead of writing a manifest that looks whole."""
+    message = pickle.dumps(("place", [(5, "b\tk\t\t5\te\td\tk\n")]))
+    pipe = io.BytesIO(len(message).to_bytes(8, "little") + message)
+    config = {"limits": dataclasses.asdict(PlanLimits()), "spool_dir": str(tmp_path), "open_bins": 4}
+    out = io.StringIO()
+    with pytest.raises(SystemExit, match="ended before the plan was finished"):
+        pack_from_pipe(config, pipe, out)
+    assert out.getvalue() == ""

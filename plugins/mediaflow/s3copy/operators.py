@@ -54,6 +54,7 @@ from mediaflow.s3copy.planning import (
     merged_summary,
     read_payload,
     report_bucket_for,
+    several_cores,
     work_prefix,
 )
 from mediaflow.s3copy.report import (
@@ -384,7 +385,7 @@ class S3CopyPlanOperator(S3CopySourceOperator):
         if previous:  # this shard's earlier attempt (a dry run's uploads are not real)
             _abort_spread(self.engine(s3), json.loads(previous).get("spread", ()))
         with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
-            planner = Planner(router, object_filter, limits, Path(tmp) / "spool")
+            planner = Planner(router, object_filter, limits, Path(tmp) / "spool", pack_in_process=several_cores())
             for rows, lookup in self._parts(s3, router):
                 planner.dest_lookup = lookup
                 planner.add_all(rows, archived=functools.partial(archive_state, s3))

@@ -34,10 +34,15 @@ there are few.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import heapq
 import json
+import os
+import pickle
 import re
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +63,12 @@ DEFAULT_WINDOW = 32_768
 DEFAULT_OPEN_BINS = 64
 #: lines of an open payload kept in memory before they go to its scratch file
 SPILL_BYTES = 256 * 1024
+
+
+def several_cores() -> bool:
+    """Whether this process may run on more than one core: a planner then packs in a second
+    process (`PackerProcess`)."""
+    return len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) > 1
 
 
 class CopyItem(NamedTuple):
@@ -212,6 +223,201 @@ class _OpenBin:
         yield "".join(self.lines).encode()
 
 
+class Packer:
+    """Packs windows of (size, manifest line) into payloads (see the module docstring): the
+    open payloads in a heap keyed by load, each closed one a gzip member of `manifest` and a
+    line of `bins_path`."""
+
+    def __init__(self, limits: PlanLimits, spool_dir: Path, open_bins: int = DEFAULT_OPEN_BINS) -> None:
+        self.limits = limits
+        self.max_open = open_bins
+        self.spool_dir = spool_dir
+        self.manifest = spool_dir / "payloads.jsonl.gz"
+        self.bins_path = spool_dir / "payloads.bins"
+        self._out: IO[bytes] = open(self.manifest, "wb")  # noqa: SIM115 - closed in finish()
+        self._bins: IO[bytes] = open(self.bins_path, "wb")  # noqa: SIM115 - closed in finish()
+        self._open: list[tuple[int, int, _OpenBin]] = []  # heap of (load, tie-break, payload)
+        self._free_slots = list(range(open_bins))
+        self._slot_paths = [spool_dir / f"open-{slot:04d}.jsonl" for slot in range(open_bins)]
+        self._slot_of: dict[int, int] = {}
+        self._opened = 0
+        self.payloads = 0
+        self.cost = 0.0
+        self.largest_payload_bytes = 0
+
+    def place(self, buffer: list[tuple[int, str]]) -> None:
+        """Place the objects, largest first, each on the least-loaded open payload that has
+        room; when none has, the fullest open payload is closed for a new one. Sorts `buffer`."""
+        buffer.sort(key=_first, reverse=True)
+        max_bytes, max_objects = self.limits.max_payload_bytes, self.limits.max_payload_objects
+        heap = self._open
+        for size, line in buffer:
+            if heap and (top := heap[0])[0] + size <= max_bytes:
+                _, seq, b = top
+            else:
+                if len(heap) >= self.max_open:
+                    self._close_fullest()
+                b = self._new_bin()
+                self._opened += 1
+                seq = self._opened  # ties go to the older payload: the same plan on every run
+                heapq.heappush(heap, (0, seq, b))
+            b.lines.append(line)
+            b.buffered += len(line)
+            if b.buffered >= SPILL_BYTES:
+                b.spill()
+            b.bytes += size
+            b.objects += 1
+            if b.objects >= max_objects or b.bytes >= max_bytes:
+                heapq.heappop(heap)
+                self._close(b)
+            else:
+                heapq.heapreplace(heap, (b.bytes, seq, b))
+
+    def close_open(self) -> None:
+        """Close every open payload, least loaded first."""
+        while self._open:
+            _, _, b = heapq.heappop(self._open)
+            self._close(b)
+
+    def _new_bin(self) -> _OpenBin:
+        slot = self._free_slots.pop()
+        b = _OpenBin(self._slot_paths[slot])
+        self._slot_of[id(b)] = slot
+        return b
+
+    def _close_fullest(self) -> None:
+        """Close the fullest open payload. It is a leaf of the min-heap (the last half of the
+        list), so only those are compared, and the heap is repaired by one sift-up."""
+        heap = self._open
+        n = len(heap)
+        leaves = heap[n // 2 :]
+        i = n // 2 + leaves.index(max(leaves))  # (load, unique tie-break): C comparisons
+        b = heap[i][2]
+        last = heap.pop()
+        if i < n - 1:  # move the last entry into the hole and up to its place
+            while i > 0 and heap[(i - 1) >> 1] > last:
+                heap[i] = heap[(i - 1) >> 1]
+                i = (i - 1) >> 1
+            heap[i] = last
+        self._close(b)
+
+    def _close(self, b: _OpenBin) -> None:
+        """Compress the payload's lines as one gzip member at the end of the manifest."""
+        self._free_slots.append(self._slot_of.pop(id(b)))
+        out = self._out
+        offset = out.tell()
+        if b.spilled:
+            compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
+            for chunk in b.chunks():
+                out.write(compressor.compress(chunk))
+            out.write(compressor.flush())
+        else:  # most payloads: a few KiB of lines, compressed in one call
+            out.write(isal_zlib.compress("".join(b.lines).encode(), 1, 31))
+        self._add_bin(PayloadBin(offset, out.tell() - offset, b.objects, b.bytes))
+
+    def _add_bin(self, payload: PayloadBin) -> None:
+        self._bins.write(payload.line())
+        self.payloads += 1
+        self.cost += bin_cost(payload.objects, payload.bytes, self.limits)
+        self.largest_payload_bytes = max(self.largest_payload_bytes, payload.bytes)
+
+    def flush(self) -> None:
+        if not self._bins.closed:
+            self._out.flush()
+            self._bins.flush()
+
+    def finish(self) -> dict[str, Any]:
+        """Close the files (again: harmless) and drop the scratch files; returns the counts."""
+        if not self._bins.closed:
+            self._out.close()
+            self._bins.close()
+            for path in self.spool_dir.glob("open-*.jsonl"):
+                path.unlink()
+        return {"payloads": self.payloads, "cost": self.cost, "largest_payload_bytes": self.largest_payload_bytes}
+
+
+class PackerProcess:
+    """A `Packer` in a second process (`python -m mediaflow.s3copy.pack_worker`), given the
+    windows through a pipe, so that reading and routing the rows (in the planner's process) and
+    packing them take a core each. The same calls in the same order give the same manifest, byte
+    for byte. The pipe holds little: the planner waits while the packer is a window behind.
+
+    If the packer fails, the next call raises with the end of its log; if the planner's process
+    dies, the packer reads the end of the pipe and exits.
+    """
+
+    def __init__(self, limits: PlanLimits, spool_dir: Path, open_bins: int = DEFAULT_OPEN_BINS) -> None:
+        self.manifest = spool_dir / "payloads.jsonl.gz"
+        self.bins_path = spool_dir / "payloads.bins"
+        self.payloads = 0
+        self.cost = 0.0
+        self.largest_payload_bytes = 0
+        self._finished = False
+        self._log = spool_dir / "packer.log"
+        config = {"limits": dataclasses.asdict(limits), "spool_dir": str(spool_dir), "open_bins": open_bins}
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # plugins/ as here
+        with open(self._log, "wb") as log:
+            self._proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package's module
+                [sys.executable, "-m", "mediaflow.s3copy.pack_worker", json.dumps(config)],
+                bufsize=0,  # each window goes at once, and a dead packer is seen at the next one
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+            )
+
+    def _send(self, *message: Any) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self._proc.stdin.write(len(data).to_bytes(8, "little") + data)
+        except BrokenPipeError:
+            self._failed()
+
+    def place(self, buffer: list[tuple[int, str]]) -> None:
+        self._send("place", buffer)
+
+    def close_open(self) -> None:
+        self._send("close_open")
+
+    def flush(self) -> None:
+        """Nothing to flush from here: the payload index is whole once `finish` returns."""
+
+    def finish(self) -> dict[str, Any]:
+        if not self._finished:
+            self._send("finish")
+            self._proc.stdin.close()
+            out = self._proc.stdout.read()
+            if self._proc.wait() != 0:
+                self._failed()
+            stats = json.loads(out)
+            self.payloads, self.cost = stats["payloads"], stats["cost"]
+            self.largest_payload_bytes = stats["largest_payload_bytes"]
+            self._finished = True
+            self._log.unlink()
+        return {"payloads": self.payloads, "cost": self.cost, "largest_payload_bytes": self.largest_payload_bytes}
+
+    def _failed(self) -> None:
+        self._proc.kill()
+        code = self._proc.wait()
+        tail = self._log.read_text(errors="replace")[-2000:].strip()
+        raise RuntimeError(f"the packing process exited with {code}: {tail or 'no output'}")
+
+
+def pack_from_pipe(config: dict[str, Any], pipe: IO[bytes], out: IO[str]) -> None:
+    """The packing process: `PackerProcess`'s calls, read from `pipe`; the counts go to `out`."""
+    packer = Packer(PlanLimits(**config["limits"]), Path(config["spool_dir"]), config["open_bins"])
+    while head := pipe.read(8):
+        message = pickle.loads(pipe.read(int.from_bytes(head, "little")))  # noqa: S301 - from our own parent
+        if message[0] == "place":
+            packer.place(message[1])
+        elif message[0] == "close_open":
+            packer.close_open()
+        else:
+            out.write(json.dumps(packer.finish()))
+            return
+    raise SystemExit("the planner's process ended before the plan was finished")
+
+
 class Planner:
     """Feed it inventory rows with `add`, then `pack`, start the spread uploads, then
     `write_manifests` and `close`.
@@ -231,10 +437,14 @@ class Planner:
         *,
         window: int = DEFAULT_WINDOW,
         open_bins: int = DEFAULT_OPEN_BINS,
+        pack_in_process: bool = False,
     ) -> None:
         """`dest_lookup(dest_key)`, when given, says what the destination holds; up-to-date
         objects are then skipped here and the copy tasks need not check them again. It may be
-        replaced between parts of a shard (each part has its own sorted destination listing)."""
+        replaced between parts of a shard (each part has its own sorted destination listing).
+
+        `pack_in_process`: pack in a second process (`PackerProcess`), so that reading the rows
+        and packing them use two cores; the manifest is the same byte for byte."""
         if window < 1 or open_bins < 1:
             raise InputError(f"window ({window}) and open_bins ({open_bins}) must be at least 1")
         self.router = router
@@ -245,16 +455,12 @@ class Planner:
         self.max_open = open_bins
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = spool_dir
-        self.manifest = spool_dir / "payloads.jsonl.gz"
-        self.bins_path = spool_dir / "payloads.bins"
-        self._out: IO[bytes] = open(self.manifest, "wb")  # noqa: SIM115 - closed in close()
-        self._bins: IO[bytes] = open(self.bins_path, "wb")  # noqa: SIM115 - closed in close()
+        packer = PackerProcess if pack_in_process else Packer
+        self._packer: Packer | PackerProcess = packer(limits, spool_dir, open_bins)
+        self.manifest = self._packer.manifest
+        self.bins_path = self._packer.bins_path
         self._rejected: IO[bytes] = gzip.open(spool_dir / "rejected.jsonl.gz", "wb", compresslevel=1)  # noqa: SIM115
         self._buffer: list[tuple[int, str]] = []  # (size, manifest line) of the window
-        self._open: list[tuple[int, int, _OpenBin]] = []  # heap of (load, tie-break, payload)
-        self._free_slots = list(range(open_bins))
-        self._slot_paths = [spool_dir / f"open-{slot:04d}.jsonl" for slot in range(open_bins)]
-        self._slot_of: dict[int, int] = {}
         self.seen = 0
         self.objects = 0
         self.filtered = 0
@@ -262,9 +468,6 @@ class Planner:
         self.rejected_failed = 0
         self.skipped = 0
         self.total_bytes = 0
-        self.payloads = 0
-        self.cost = 0.0
-        self.largest_payload_bytes = 0
         self.spread: list[SpreadObject] = []
         self._packed = False
         self.effective = limits
@@ -375,90 +578,20 @@ class Planner:
         spread.chunks = [(first, min(parts, first + per_chunk - 1)) for first in range(1, parts + 1, per_chunk)]
         return spread
 
-    # -- packing --------------------------------------------------------------------------------
+    # -- packing and output (by the packer) -----------------------------------------------------
     def _drain(self) -> None:
-        """Place the buffered objects, largest first, each on the least-loaded open payload
-        that has room; when none has, the fullest open payload is closed for a new one."""
-        buffer = self._buffer
-        buffer.sort(key=_first, reverse=True)
-        max_bytes, max_objects = self.limits.max_payload_bytes, self.limits.max_payload_objects
-        heap = self._open
-        for size, line in buffer:
-            if heap and (top := heap[0])[0] + size <= max_bytes:
-                _, seq, b = top
-            else:
-                if len(heap) >= self.max_open:
-                    self._close_fullest()
-                b = self._new_bin()
-                seq = id(b)
-                heapq.heappush(heap, (0, seq, b))
-            b.lines.append(line)
-            b.buffered += len(line)
-            if b.buffered >= SPILL_BYTES:
-                b.spill()
-            b.bytes += size
-            b.objects += 1
-            if b.objects >= max_objects or b.bytes >= max_bytes:
-                heapq.heappop(heap)
-                self._close(b)
-            else:
-                heapq.heapreplace(heap, (b.bytes, seq, b))
-        buffer.clear()
+        """Hand the window to the packer, which places it largest first."""
+        self._packer.place(self._buffer)
+        self._buffer.clear()
 
-    def _new_bin(self) -> _OpenBin:
-        slot = self._free_slots.pop()
-        b = _OpenBin(self._slot_paths[slot])
-        self._slot_of[id(b)] = slot
-        return b
-
-    def _close_fullest(self) -> None:
-        """Close the fullest open payload. It is a leaf of the min-heap (the last half of the
-        list), so only those are compared, and the heap is repaired by one sift-up."""
-        heap = self._open
-        n = len(heap)
-        leaves = heap[n // 2 :]
-        i = n // 2 + leaves.index(max(leaves))  # (load, unique tie-break): C comparisons
-        b = heap[i][2]
-        last = heap.pop()
-        if i < n - 1:  # move the last entry into the hole and up to its place
-            while i > 0 and heap[(i - 1) >> 1] > last:
-                heap[i] = heap[(i - 1) >> 1]
-                i = (i - 1) >> 1
-            heap[i] = last
-        self._close(b)
-
-    def _close(self, b: _OpenBin) -> None:
-        """Compress the payload's lines as one gzip member at the end of the manifest."""
-        self._free_slots.append(self._slot_of.pop(id(b)))
-        out = self._out
-        offset = out.tell()
-        if b.spilled:
-            compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
-            for chunk in b.chunks():
-                out.write(compressor.compress(chunk))
-            out.write(compressor.flush())
-        else:  # most payloads: a few KiB of lines, compressed in one call
-            out.write(isal_zlib.compress("".join(b.lines).encode(), 1, 31))
-        self._add_bin(PayloadBin(offset, out.tell() - offset, b.objects, b.bytes))
-
-    def _add_bin(self, payload: PayloadBin) -> None:
-        self._bins.write(payload.line())
-        self.payloads += 1
-        self.cost += bin_cost(payload.objects, payload.bytes, self.limits)
-        self.largest_payload_bytes = max(self.largest_payload_bytes, payload.bytes)
-
-    def pack(self) -> int:
-        """Place what is still buffered and close every open payload; returns the payload
-        count so far (the chunks of spread objects are added by `write_manifests`)."""
+    def pack(self) -> None:
+        """Place what is still buffered and close every open payload (the chunks of spread
+        objects are added by `write_manifests`)."""
         if not self._packed:
             self._drain()
-            while self._open:
-                _, _, b = heapq.heappop(self._open)
-                self._close(b)
+            self._packer.close_open()
             self._packed = True
-        return self.payloads
 
-    # -- output ---------------------------------------------------------------------------------
     def write_manifests(self) -> Path:
         """Add the chunks of spread uploads (whose ids must be set by now) as payloads of their
         own, packed largest first, and finish the manifest. Returns its path."""
@@ -475,26 +608,32 @@ class Planner:
                 )
                 size = min(spread.item.size, last * spread.part_size) - (first - 1) * spread.part_size
                 units.append((size, encode_item(item).decode()))
-        self._buffer = units
-        self._packed = False
-        self.pack()
-        self._out.flush()
-        self._bins.flush()
+        self._packer.place(units)
+        self._packer.close_open()
+        self._packer.finish()
         return self.manifest
 
     def close(self) -> Path:
         """Close the files; returns the rejected-rows file (gzip JSON lines) for the report."""
         self._rejected.close()
-        self._out.close()
-        self._bins.close()
-        for path in self.spool_dir.glob("open-*.jsonl"):
-            path.unlink()
+        self._packer.finish()
         return self.spool_dir / "rejected.jsonl.gz"
+
+    @property
+    def payloads(self) -> int:
+        return self._packer.payloads
+
+    @property
+    def cost(self) -> float:
+        return self._packer.cost
+
+    @property
+    def largest_payload_bytes(self) -> int:
+        return self._packer.largest_payload_bytes
 
     def bins(self) -> Iterator[PayloadBin]:
         """The payloads written so far, in manifest order."""
-        if not self._bins.closed:
-            self._bins.flush()
+        self._packer.flush()
         with open(self.bins_path, "rb") as fh:
             for line in fh:
                 yield PayloadBin.parse(line)
