@@ -98,11 +98,12 @@ def _text_lines(body: Any, gzipped: bool = False) -> Iterator[str]:
 
 
 def _inventory_lines(body: Any, gzipped: bool) -> Iterator[list[str]]:
-    """The lines of an S3 Inventory data file without their line ends, a list per MiB or so.
+    """The lines of an S3 Inventory data file without their line ends, a list per decoded
+    chunk (a few MiB).
 
-    S3 ends every row with '\n'. Splitting a decoded MiB at once is several times cheaper than
-    reading a text stream line by line, which is most of what reading a row costs. (A row
-    ending '\r\n' keeps its '\r'; the row parser's fallback reads it as the csv module does.)"""
+    S3 ends every row with '\n'. Splitting a decoded chunk at once is cheaper than reading a
+    text stream line by line. (A row ending '\r\n' keeps its '\r'; the row parser's fallback
+    reads it as the csv module does.)"""
     reader = _Prefetched(_gunzip_chunks(body)) if gzipped else None
     chunks = reader.chunks() if reader is not None else iter(lambda: body.read(1024**2), b"")
     carry = b""

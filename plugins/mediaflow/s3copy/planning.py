@@ -25,6 +25,11 @@ most `max_payloads` tasks of equal cost, each within one payload of the mean. A 
 buys tighter packing for memory (about 300 bytes a row); more open payloads buy fewer part-full
 payloads for file handles. Sorting everything would cost memory linear in the objects.
 
+Reading and routing the rows and packing them each cost about half of a plan task's time, so
+on a machine with more than one core the packing (`Packer`: sorting windows, placing objects,
+compressing and indexing payloads) runs in a second process (`PackerProcess`) that the planner
+feeds one window at a time through a pipe. It writes the same manifest as packing in-process.
+
 An object above the multipart threshold is copied by UploadPartCopy. If it is larger than a
 payload it is cut into chunks of parts, which land in different payloads (different workers);
 those uploads are created by the plan task before its manifest is finished, and completed by
