@@ -195,7 +195,7 @@ def plan(args: argparse.Namespace) -> None:
     router = Router.from_conf(None, args.dst_bucket, "", "")
     manifest = {"fileFormat": "CSV", "fileSchema": args.schema, "files": [{"key": f} for f in args.data]}
     out = Path(args.out)
-    planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(), out, pack_in_process=several_cores())
+    planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(), out, pack_in_subprocess=several_cores())
     # as the plan task reads it without a modified_after filter: times are not parsed
     rows = iter_inventory_rows(manifest, lambda _bucket, key: open(key, "rb"), times=False)  # noqa: SIM115
     # with the archive hook the plan task passes (no S3 here: no synthetic object is archived)

@@ -396,7 +396,9 @@ def test_packing_in_a_second_process_writes_the_same_plan(tmp_path):
     limits = PlanLimits(max_payload_bytes=20_000, max_payload_objects=40, max_payloads=8, multipart_threshold=5_000)
     plans = {}
     for mode in (False, True):
-        planner, payloads = _plan(tmp_path / str(mode), objects, limits, window=500, open_bins=6, pack_in_process=mode)
+        planner, payloads = _plan(
+            tmp_path / str(mode), objects, limits, window=500, open_bins=6, pack_in_subprocess=mode
+        )
         plans[mode] = (planner.manifest.read_bytes(), planner.bins_path.read_bytes(), planner.summary(), payloads)
     assert plans[True] == plans[False]
     manifest, _, summary, payloads = plans[True]
@@ -410,7 +412,7 @@ def test_packing_in_a_second_process_writes_the_same_plan(tmp_path):
 
 def test_a_packing_process_that_dies_fails_the_plan_with_its_exit(tmp_path):
     planner = Planner(
-        Router.from_conf(None, "dst"), ObjectFilter(), PlanLimits(), tmp_path / "s", window=10, pack_in_process=True
+        Router.from_conf(None, "dst"), ObjectFilter(), PlanLimits(), tmp_path / "s", window=10, pack_in_subprocess=True
     )
     planner.add_all(obj(f"k/{i}") for i in range(10))
     planner._packer._proc.kill()

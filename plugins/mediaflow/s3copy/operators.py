@@ -385,7 +385,7 @@ class S3CopyPlanOperator(S3CopySourceOperator):
         if previous:  # this shard's earlier attempt (a dry run's uploads are not real)
             _abort_spread(self.engine(s3), json.loads(previous).get("spread", ()))
         with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
-            planner = Planner(router, object_filter, limits, Path(tmp) / "spool", pack_in_process=several_cores())
+            planner = Planner(router, object_filter, limits, Path(tmp) / "spool", pack_in_subprocess=several_cores())
             for rows, lookup in self._parts(s3, router):
                 planner.dest_lookup = lookup
                 planner.add_all(rows, archived=functools.partial(archive_state, s3))

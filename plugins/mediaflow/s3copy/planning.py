@@ -442,13 +442,13 @@ class Planner:
         *,
         window: int = DEFAULT_WINDOW,
         open_bins: int = DEFAULT_OPEN_BINS,
-        pack_in_process: bool = False,
+        pack_in_subprocess: bool = False,
     ) -> None:
         """`dest_lookup(dest_key)`, when given, says what the destination holds; up-to-date
         objects are then skipped here and the copy tasks need not check them again. It may be
         replaced between parts of a shard (each part has its own sorted destination listing).
 
-        `pack_in_process`: pack in a second process (`PackerProcess`), so that reading the rows
+        `pack_in_subprocess`: pack in a second process (`PackerProcess`), so that reading the rows
         and packing them use two cores; the manifest is the same byte for byte."""
         if window < 1 or open_bins < 1:
             raise InputError(f"window ({window}) and open_bins ({open_bins}) must be at least 1")
@@ -460,7 +460,7 @@ class Planner:
         self.max_open = open_bins
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = spool_dir
-        packer = PackerProcess if pack_in_process else Packer
+        packer = PackerProcess if pack_in_subprocess else Packer
         self._packer: Packer | PackerProcess = packer(limits, spool_dir, open_bins)
         self.manifest = self._packer.manifest
         self.bins_path = self._packer.bins_path
