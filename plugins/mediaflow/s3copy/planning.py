@@ -68,6 +68,8 @@ DEFAULT_WINDOW = 32_768
 DEFAULT_OPEN_BINS = 64
 #: lines of an open payload kept in memory before they go to its scratch file
 SPILL_BYTES = 256 * 1024
+#: what a packer writes in its spool folder, whichever process it runs in
+MANIFEST_FILE, BINS_FILE = "payloads.jsonl.gz", "payloads.bins"
 
 
 def several_cores() -> bool:
@@ -237,8 +239,8 @@ class Packer:
         self.limits = limits
         self.max_open = open_bins
         self.spool_dir = spool_dir
-        self.manifest = spool_dir / "payloads.jsonl.gz"
-        self.bins_path = spool_dir / "payloads.bins"
+        self.manifest = spool_dir / MANIFEST_FILE
+        self.bins_path = spool_dir / BINS_FILE
         self._out: IO[bytes] = open(self.manifest, "wb")  # noqa: SIM115 - closed in finish()
         self._bins: IO[bytes] = open(self.bins_path, "wb")  # noqa: SIM115 - closed in finish()
         self._open: list[tuple[int, int, _OpenBin]] = []  # heap of (load, tie-break, payload)
@@ -352,8 +354,8 @@ class PackerProcess:
     """
 
     def __init__(self, limits: PlanLimits, spool_dir: Path, open_bins: int = DEFAULT_OPEN_BINS) -> None:
-        self.manifest = spool_dir / "payloads.jsonl.gz"
-        self.bins_path = spool_dir / "payloads.bins"
+        self.manifest = spool_dir / MANIFEST_FILE
+        self.bins_path = spool_dir / BINS_FILE
         self.payloads = 0
         self.cost = 0.0
         self.largest_payload_bytes = 0
@@ -457,7 +459,6 @@ class Planner:
         self.filter = object_filter
         self.limits = limits
         self.window = window
-        self.max_open = open_bins
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = spool_dir
         packer = PackerProcess if pack_in_subprocess else Packer
