@@ -2,12 +2,17 @@
 
 It speaks MediaConvert's REST-JSON API (paths and lowerCamel member names from botocore's
 `mediaconvert` model), so an unmodified boto3 `mediaconvert` client, aiobotocore and the AWS CLI
-work against it: DescribeEndpoints, CreateJob, GetJob, ListJobs, CancelJob and the JobTemplate
-calls. Jobs run in a small worker pool: the input is read from the S3 endpoint, each output is
+work against it: DescribeEndpoints, CreateJob, GetJob, ListJobs, CancelJob, the JobTemplate and the
+Queue calls. Jobs run in a small worker pool: the input is read from the S3 endpoint, each output is
 encoded with ffmpeg and packaged (files, HLS, DASH ISO, CMAF, frame captures) under MediaConvert's
 names, and the job moves SUBMITTED -> PROGRESSING (JobPercentComplete, CurrentPhase) -> COMPLETE
 (OutputGroupDetails) or ERROR (ErrorCode, ErrorMessage). A setting is honoured, ignored where its
 value changes nothing, or refused: one 400 lists every field it cannot honour (mediaconvert_support).
+
+Queues behave as MediaConvert's do where it matters to a caller: a job in a PAUSED queue stays
+SUBMITTED until the queue is ACTIVE again (a job already PROGRESSING finishes), and the queue
+reports its submitted and progressing jobs. A job naming a queue that was never created runs as
+if that queue were active, where the real service would refuse it.
 
     python -m include.local_stack.mediaconvert_service --host 127.0.0.1 --port 8081 \\
         --s3-endpoint http://127.0.0.1:5000
@@ -60,6 +65,8 @@ class State:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, tuple[str, str]] = {}  # token -> (request fingerprint, job id)
         self.templates: dict[str, dict[str, Any]] = {}
+        self.queues: dict[str, dict[str, Any]] = {"Default": _new_queue("Default", {}, "SYSTEM")}
+        self.held: dict[str, list[str]] = {}  # queue name -> jobs waiting for it to be ACTIVE, oldest first
         self.cancel_events: dict[str, threading.Event] = {}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mc-job")
 
@@ -104,8 +111,19 @@ class State:
             if token:
                 self.tokens[token] = (fingerprint, job_id)
             self.cancel_events[job_id] = threading.Event()
+            if self._hold_if_paused(job):
+                return job
         self.pool.submit(self._run, job_id)
         return job
+
+    def _hold_if_paused(self, job: dict[str, Any]) -> bool:
+        """Park a job whose queue is PAUSED until the queue is ACTIVE; call with the lock held."""
+        name = _queue_name(job["Queue"])
+        queue = self.queues.get(name)
+        if queue is None or queue["Status"] != "PAUSED":
+            return False
+        self.held.setdefault(name, []).append(job["Id"])
+        return True
 
     def _effective_settings(self, request: dict[str, Any]) -> dict[str, Any]:
         """A named job template supplies the settings the request leaves out (as MediaConvert does)."""
@@ -137,6 +155,8 @@ class State:
                     job["CurrentPhase"] = phase
 
         with self.lock:
+            if job["Status"] != "SUBMITTED" or self._hold_if_paused(job):
+                return  # canceled while waiting for a worker, or its queue was paused meanwhile
             job["Status"] = "PROGRESSING"
             job["Timing"]["StartTime"] = time.time()
             job["JobPercentComplete"] = 0
@@ -194,6 +214,70 @@ class State:
             if query.get("queue"):
                 jobs = [j for j in jobs if j["Queue"] == _queue_arn(query["queue"])]
             return _page(json.loads(json.dumps(jobs)), query, "Jobs")
+
+    # -- queues ----------------------------------------------------------------------------------
+    def create_queue(self, request: dict[str, Any]) -> dict[str, Any]:
+        validate(request, "CreateQueue")
+        name = request["Name"]
+        with self.lock:
+            if name in self.queues:
+                raise ApiError(409, "ConflictException", f"A queue named [{name}] already exists.")
+            self.queues[name] = _new_queue(name, request, "CUSTOM")
+            return self._queue_view(name)
+
+    def get_queue(self, name: str) -> dict[str, Any]:
+        with self.lock:
+            self._live_queue(name)
+            return self._queue_view(name)
+
+    def update_queue(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
+        validate({**request, "Name": name}, "UpdateQueue")
+        with self.lock:
+            live = self._live_queue(name)
+            for key in ("Description", "Status", "ConcurrentJobs"):
+                if key in request:
+                    live[key] = request[key]
+            live["LastUpdated"] = time.time()
+            released = self.held.pop(name, []) if live["Status"] == "ACTIVE" else []
+            view = self._queue_view(name)
+        for job_id in released:  # in the order they were submitted
+            self.pool.submit(self._run, job_id)
+        return view
+
+    def delete_queue(self, name: str) -> None:
+        with self.lock:
+            queue = self._live_queue(name)
+            if queue["Type"] == "SYSTEM":
+                raise bad_request(f"The queue [{name}] is the account's default queue and cannot be deleted.")
+            view = self._queue_view(name)
+            if view["SubmittedJobsCount"] or view["ProgressingJobsCount"]:
+                raise ApiError(409, "ConflictException", f"The queue [{name}] still has jobs that have not ended.")
+            del self.queues[name]
+
+    def list_queues(self, query: dict[str, str]) -> dict[str, Any]:
+        with self.lock:
+            by = "CreatedAt" if query.get("listBy") == "CREATION_DATE" else "Name"
+            names = sorted(self.queues, key=lambda n: self.queues[n][by], reverse=query.get("order") == "DESCENDING")
+            return _page([self._queue_view(n) for n in names], query, "Queues")
+
+    def _live_queue(self, name: str) -> dict[str, Any]:
+        if name not in self.queues:
+            raise ApiError(404, "NotFoundException", f"The specified queue [{name}] was not found.")
+        return self.queues[name]
+
+    def _queue_view(self, name: str) -> dict[str, Any]:
+        """The queue as GetQueue answers it, with its job counts; call with the lock held."""
+        arn = self.queues[name]["Arn"]
+        statuses = [j["Status"] for j in self.jobs.values() if j["Queue"] == arn]
+        return json.loads(
+            json.dumps(
+                {
+                    **self.queues[name],
+                    "SubmittedJobsCount": statuses.count("SUBMITTED"),
+                    "ProgressingJobsCount": statuses.count("PROGRESSING"),
+                }
+            )
+        )
 
     # -- job templates ---------------------------------------------------------------------------
     def create_template(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +355,27 @@ def _queue_arn(queue: str | None) -> str:
     if queue.startswith("arn:"):
         return queue
     return f"arn:aws:mediaconvert:{REGION}:{ACCOUNT_ID}:queues/{queue}"
+
+
+def _queue_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _new_queue(name: str, request: dict[str, Any], kind: str) -> dict[str, Any]:
+    now = time.time()
+    queue = {
+        "Name": name,
+        "Arn": _queue_arn(name),
+        "Type": kind,
+        "Status": request.get("Status", "ACTIVE"),
+        "PricingPlan": request.get("PricingPlan", "ON_DEMAND"),
+        "CreatedAt": now,
+        "LastUpdated": now,
+    }
+    for key in ("Description", "ConcurrentJobs"):
+        if key in request:
+            queue[key] = request[key]
+    return queue
 
 
 def _template_name(name: str) -> str:
@@ -360,6 +465,19 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, {"Job": state.get_job(ident)}, "GetJob")
         elif resource == "jobs" and ident and method == "DELETE":
             state.cancel_job(ident)
+            self._send(202, {}, raw=True)
+        elif resource == "queues" and ident is None and method == "POST":
+            queue = state.create_queue(from_wire(_input("CreateQueue"), self._body()))
+            self._send(201, {"Queue": queue}, "CreateQueue")
+        elif resource == "queues" and ident is None and method == "GET":
+            self._send(200, state.list_queues(query), "ListQueues")
+        elif resource == "queues" and ident and method == "GET":
+            self._send(200, {"Queue": state.get_queue(ident)}, "GetQueue")
+        elif resource == "queues" and ident and method == "PUT":
+            queue = state.update_queue(ident, from_wire(_input("UpdateQueue"), self._body()))
+            self._send(200, {"Queue": queue}, "UpdateQueue")
+        elif resource == "queues" and ident and method == "DELETE":
+            state.delete_queue(ident)
             self._send(202, {}, raw=True)
         elif resource == "jobTemplates" and ident is None and method == "POST":
             template = state.create_template(from_wire(_input("CreateJobTemplate"), self._body()))

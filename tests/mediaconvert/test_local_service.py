@@ -153,6 +153,35 @@ def test_cancel_a_running_job(mc, s3, make_bucket, ffmpeg_bin, tmp_path):
     assert s3.list_objects_v2(Bucket=out)["KeyCount"] == 0
 
 
+def test_a_job_in_a_paused_queue_waits_until_the_queue_is_active(mc, s3, make_bucket, ffmpeg_bin, tmp_path):
+    src, out = make_bucket("in"), make_bucket("out")
+    s3.upload_file(str(make_video(tmp_path / "q.mp4", 1.0, width=320, height=240)), src, "q.mp4")
+    queue = mc.create_queue(Name="held-for-review", Status="PAUSED", Description="review first")["Queue"]
+    assert (queue["Type"], queue["Status"], queue["PricingPlan"]) == ("CUSTOM", "PAUSED", "ON_DEMAND")
+    with pytest.raises(mc.exceptions.ConflictException, match="held-for-review"):
+        mc.create_queue(Name="held-for-review")
+    job_id = mc.create_job(**_request(src, "q.mp4", f"s3://{out}/"), Queue="held-for-review")["Job"]["Id"]
+    time.sleep(2)  # long enough for an idle pool to have started it, were the queue not paused
+    job = mc.get_job(Id=job_id)["Job"]
+    assert (job["Status"], job["Queue"]) == ("SUBMITTED", queue["Arn"])
+    assert mc.get_queue(Name="held-for-review")["Queue"]["SubmittedJobsCount"] == 1
+    with pytest.raises(mc.exceptions.ConflictException, match="not ended"):
+        mc.delete_queue(Name="held-for-review")
+
+    assert mc.update_queue(Name="held-for-review", Status="ACTIVE")["Queue"]["Status"] == "ACTIVE"
+    assert _wait(mc, job_id)["Status"] == "COMPLETE"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=out)["Contents"]] == ["q_480p.mp4"]
+    counts = mc.get_queue(Name="held-for-review")["Queue"]
+    assert (counts["SubmittedJobsCount"], counts["ProgressingJobsCount"]) == (0, 0)
+    listed = {q["Name"]: q["Type"] for q in mc.list_queues(MaxResults=20)["Queues"]}
+    assert listed["Default"] == "SYSTEM" and listed["held-for-review"] == "CUSTOM"
+    with pytest.raises(mc.exceptions.BadRequestException, match="default queue"):
+        mc.delete_queue(Name="Default")
+    mc.delete_queue(Name="held-for-review")
+    with pytest.raises(mc.exceptions.NotFoundException, match="held-for-review"):
+        mc.get_queue(Name="held-for-review")
+
+
 def test_get_job_reports_progress_while_running_and_details_when_complete(mc, s3, make_bucket, ffmpeg_bin, tmp_path):
     src, out = make_bucket("in"), make_bucket("out")
     s3.upload_file(str(make_video(tmp_path / "p.mp4", 3.0, width=1280, height=720)), src, "p.mp4")

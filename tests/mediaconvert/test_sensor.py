@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from mediaflow.mediaconvert.sensor import MediaConvertJobSensor
 from mediaflow.mediaconvert.trigger import MediaConvertJobTrigger
 from tests.helpers import make_video
-from tests.mediaconvert.local_jobs import submit
+from tests.mediaconvert.local_jobs import paused_queue, submit
 
 
 @pytest.fixture
@@ -34,16 +34,19 @@ def _sensor(job_id: str, **kwargs) -> MediaConvertJobSensor:
 
 def test_deferred_sensor_resumes_with_the_outputs_in_s3(mc, s3, make_bucket, ffmpeg_bin, tmp_path):
     bucket = make_bucket("mcs")
-    video = make_video(tmp_path / "l.mp4", 8, width=640, height=360)
-    job_id = submit(mc, s3, bucket, "in/long take.mp4", video, f"s3://{bucket}/out/")
+    video = make_video(tmp_path / "l.mp4", 2, width=640, height=360)
+    queue, release = paused_queue(mc)
+    job_id = submit(mc, s3, bucket, "in/long take.mp4", video, f"s3://{bucket}/out/", queue=queue)
     sensor = _sensor(job_id, deferrable=True)
-    # an 8 s job is still running when the sensor first looks, so it must hand the wait over
+    # the job waits in a paused queue when the sensor first looks, so it must hand the wait over
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({})
     trigger = deferred.value.trigger
     assert isinstance(trigger, MediaConvertJobTrigger)
     assert trigger.cancel_on_kill is False  # the job is not the sensor's to cancel
     assert deferred.value.method_name == "execute_complete"
+    assert mc.get_job(Id=job_id)["Job"]["Status"] == "SUBMITTED"
+    release()
     event = asyncio.run(_first_event(trigger))
     assert event == {"status": "success", "job_id": job_id}  # the waiter saw COMPLETE
     result = sensor.execute_complete({}, event)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
+import time
 
 import pytest
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
@@ -14,7 +16,7 @@ from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from mediaflow.mediaconvert.hook import JOB_COMPLETE_WAITER, JOB_STATUS_QUERIES, MediaConvertHook
 from mediaflow.mediaconvert.trigger import MediaConvertJobTrigger
 from tests.helpers import make_video
-from tests.mediaconvert.local_jobs import submit, wait_for_status
+from tests.mediaconvert.local_jobs import paused_queue, submit, wait_for_status
 
 CORRUPT_MESSAGE = (
     "Unable to open input file [s3://{bucket}/in/corrupt.mp4]: [Failed probe/open: [No parser found for container]]"
@@ -26,17 +28,30 @@ def mc(local_stack):
     return local_stack.boto3_client("mediaconvert")
 
 
+def _release_once_seen(caplog, release) -> None:
+    """Release a held job once a wait has logged a look at it unfinished (the waiters log each
+    such look at INFO); after two minutes release it anyway, and the test's own checks fail."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if any("SUBMITTED" in record.getMessage() for record in list(caplog.records)):
+            break
+        time.sleep(0.05)
+    release()
+
+
 @pytest.fixture
-def ended_job(mc, s3, make_bucket, ffmpeg_bin, tmp_path):
+def ended_job(mc, s3, make_bucket, ffmpeg_bin, tmp_path, caplog):
     """A job that will end (or has ended) in the given state, and the bucket it reads from."""
+    caplog.set_level("INFO")
 
     def make(ending: str) -> tuple[str, str]:
         bucket = make_bucket("mcw")
         if ending == "COMPLETE":
-            video = make_video(tmp_path / "ok.mp4", 4, width=640, height=360)
-            job_id = submit(mc, s3, bucket, "in/ok.mp4", video, f"s3://{bucket}/out/")
-            # still running when the wait starts, so the waiter has to look again
-            assert mc.get_job(Id=job_id)["Job"]["Status"] in ("SUBMITTED", "PROGRESSING")
+            video = make_video(tmp_path / "ok.mp4", 2, width=640, height=360)
+            queue, release = paused_queue(mc)
+            job_id = submit(mc, s3, bucket, "in/ok.mp4", video, f"s3://{bucket}/out/", queue=queue)
+            # held in its paused queue until the waiter has seen it unfinished, so it has to look again
+            threading.Thread(target=_release_once_seen, args=(caplog, release), daemon=True).start()
             return job_id, bucket
         if ending == "ERROR":
             corrupt = tmp_path / "corrupt.mp4"
