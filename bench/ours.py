@@ -188,23 +188,24 @@ def plan(args: argparse.Namespace) -> None:
     """W6: one plan task's work on one shard: stream S3 Inventory data files (gzip CSV, read
     from local disk) through the planner into one payload manifest and its payload index."""
     from mediaflow.s3copy.inventory import archive_state, iter_inventory_rows
-    from mediaflow.s3copy.planning import PlanLimits, Planner, several_cores
+    from mediaflow.s3copy.planning import PlanLimits, Planner, spare_core
     from mediaflow.s3copy.routing import ObjectFilter, Router
 
     started = time.perf_counter()
     router = Router.from_conf(None, args.dst_bucket, "", "")
     manifest = {"fileFormat": "CSV", "fileSchema": args.schema, "files": [{"key": f} for f in args.data]}
     out = Path(args.out)
-    planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(), out, pack_in_subprocess=several_cores())
-    # as the plan task reads it without a modified_after filter: times are not parsed
-    rows = iter_inventory_rows(manifest, lambda _bucket, key: open(key, "rb"), times=False)  # noqa: SIM115
-    # with the archive hook the plan task passes (no S3 here: no synthetic object is archived)
-    planner.add_all(rows, archived=functools.partial(archive_state, None))
-    planner.pack()
-    for spread in planner.spread:
-        spread.upload_id = "planned"  # the plan task starts these uploads; not part of planning
-    path = planner.write_manifests()
-    planner.close()
+    with spare_core() as spare:  # as the plan task decides where to pack
+        planner = Planner(router, ObjectFilter.from_conf(), PlanLimits(), out, pack_in_subprocess=spare)
+        # as the plan task reads it without a modified_after filter: times are not parsed
+        rows = iter_inventory_rows(manifest, lambda _bucket, key: open(key, "rb"), times=False)  # noqa: SIM115
+        # with the archive hook the plan task passes (no S3 here: no synthetic object is archived)
+        planner.add_all(rows, archived=functools.partial(archive_state, None))
+        planner.pack()
+        for spread in planner.spread:
+            spread.upload_id = "planned"  # the plan task starts these uploads; not part of planning
+        path = planner.write_manifests()
+        planner.close()
     (out / "summary.json").write_text(json.dumps(planner.summary()))
     _emit(
         started,
@@ -215,6 +216,7 @@ def plan(args: argparse.Namespace) -> None:
         payloads=planner.payloads,
         cost=planner.cost,
         manifest_bytes=path.stat().st_size,
+        packing_process=spare,
     )
 
 

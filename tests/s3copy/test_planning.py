@@ -6,7 +6,11 @@ import csv
 import dataclasses
 import gzip
 import io
+import os
 import pickle
+import signal
+import subprocess
+import sys
 import tracemalloc
 from collections import Counter
 
@@ -34,6 +38,7 @@ from mediaflow.s3copy.planning import (
     merge_payloads,
     pack_from_pipe,
     read_manifest,
+    spare_core,
     work_prefix,
 )
 from mediaflow.s3copy.report import ReportWriter
@@ -408,6 +413,45 @@ def test_packing_in_a_second_process_writes_the_same_plan(tmp_path):
         not list((tmp_path / "True" / "spool").glob("open-*"))
         and not (tmp_path / "True" / "spool" / "packer.log").exists()
     )
+
+
+def test_plan_tasks_share_the_packing_slots_and_a_killed_one_gives_its_slot_back(tmp_path):
+    """Two slots: the first two plan tasks pack in a second process, the third in its own; a
+    slot is free again when its task ends, or is killed without any clean-up."""
+    folder = tmp_path / "slots"
+    with (
+        spare_core(folder, slots=2) as first,
+        spare_core(folder, slots=2) as second,
+        spare_core(folder, slots=2) as third,
+    ):
+        assert (first, second, third) == (True, True, False)
+    with spare_core(folder, slots=1) as again:
+        assert again is True
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+         "from mediaflow.s3copy.planning import spare_core\n"
+         "with spare_core(Path(sys.argv[1]), slots=1) as held:\n"
+         "    print(held, flush=True)\n    time.sleep(600)\n", str(folder)],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)),
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        with spare_core(folder, slots=1) as taken:
+            assert taken is False
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with spare_core(folder, slots=1) as freed:
+        assert freed is True
+    with spare_core(folder, slots=0) as none:
+        assert none is False
+
+
+def test_a_slot_folder_that_cannot_be_written_still_plans(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the slot folder would be")
+    with spare_core(blocked / "slots", slots=1) as spare:
+        assert isinstance(spare, bool)  # this machine's core count decides; nothing is raised
 
 
 def test_a_packing_process_that_dies_fails_the_plan_with_its_exit(tmp_path):

@@ -54,7 +54,7 @@ from mediaflow.s3copy.planning import (
     merged_summary,
     read_payload,
     report_bucket_for,
-    several_cores,
+    spare_core,
     work_prefix,
 )
 from mediaflow.s3copy.report import (
@@ -384,8 +384,8 @@ class S3CopyPlanOperator(S3CopySourceOperator):
         previous = _get_or_none(s3, bucket, f"{prefix}{name}.json")
         if previous:  # this shard's earlier attempt (a dry run's uploads are not real)
             _abort_spread(self.engine(s3), json.loads(previous).get("spread", ()))
-        with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp:
-            planner = Planner(router, object_filter, limits, Path(tmp) / "spool", pack_in_subprocess=several_cores())
+        with tempfile.TemporaryDirectory(prefix="s3-bulk-plan-") as tmp, spare_core() as spare:
+            planner = Planner(router, object_filter, limits, Path(tmp) / "spool", pack_in_subprocess=spare)
             for rows, lookup in self._parts(s3, router):
                 planner.dest_lookup = lookup
                 planner.add_all(rows, archived=functools.partial(archive_state, s3))

@@ -26,9 +26,11 @@ buys tighter packing for memory (about 300 bytes a row); more open payloads buy 
 payloads for file handles. Sorting everything would cost memory linear in the objects.
 
 Reading and routing the rows and packing them each cost about half of a plan task's time, so
-on a machine with more than one core the packing (`Packer`: sorting windows, placing objects,
-compressing and indexing payloads) runs in a second process (`PackerProcess`) that the planner
-feeds one window at a time through a pipe. It writes the same manifest as packing in-process.
+where a core is idle the packing (`Packer`: sorting windows, placing objects, compressing and
+indexing payloads) runs in a second process (`PackerProcess`) that the planner feeds one window
+at a time through a pipe. It writes the same manifest as packing in-process. The pipe costs
+CPU, so a task packs in its own process when the machine's cores are already taken by other plan
+tasks (`spare_core`).
 
 An object above the multipart threshold is copied by UploadPartCopy. If it is larger than a
 payload it is cut into chunks of parts, which land in different payloads (different workers);
@@ -40,6 +42,7 @@ there are few.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import gzip
 import heapq
 import json
@@ -48,8 +51,10 @@ import pickle
 import re
 import subprocess
 import sys
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -72,10 +77,54 @@ SPILL_BYTES = 256 * 1024
 MANIFEST_FILE, BINS_FILE = "payloads.jsonl.gz", "payloads.bins"
 
 
-def several_cores() -> bool:
-    """Whether this process may run on more than one core: a planner then packs in a second
-    process (`PackerProcess`)."""
-    return len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) > 1
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextmanager
+def spare_core(folder: Path | None = None, slots: int | None = None) -> Iterator[bool]:
+    """Whether a plan task may pack in a second process (`PackerProcess`) on this machine: yes
+    while it holds one of the machine's packing slots, half its cores. A slot is an exclusive
+    `flock` on a file in `folder` (default: `<tmp>/mediaflow-packing`), released when the block
+    ends or the process dies, so a killed task never keeps one.
+
+    A second process only pays while a core is idle: it adds the cost of sending the rows over a
+    pipe. When several plan tasks share a worker (mapped shards), the first ones take the slots
+    and the rest pack in their own process, so the cores do useful work rather than that."""
+    slots = _cores() // 2 if slots is None else slots
+    fds = _slot_files(folder or Path(tempfile.gettempdir()) / "mediaflow-packing", slots)
+    if fds is None:  # a folder this user cannot write: without a count, a second core will do
+        yield _cores() > 1
+        return
+    held = None
+    for fd in fds:
+        if held is None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = fd
+                continue
+            except BlockingIOError:
+                pass
+        os.close(fd)
+    try:
+        yield held is not None
+    finally:
+        if held is not None:
+            os.close(held)  # closing the only descriptor releases the lock
+
+
+def _slot_files(folder: Path, slots: int) -> list[int] | None:
+    """Open descriptors of the `slots` slot files, or None where they cannot be opened."""
+    fds: list[int] = []
+    try:
+        folder.mkdir(mode=0o777, exist_ok=True)
+        for i in range(slots):
+            fds.append(os.open(folder / f"slot-{i}", os.O_RDWR | os.O_CREAT, 0o666))
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        return None
+    return fds
 
 
 class CopyItem(NamedTuple):
