@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
-import time
 
 import pytest
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
@@ -28,14 +27,12 @@ def mc(local_stack):
     return local_stack.boto3_client("mediaconvert")
 
 
-def _release_once_seen(caplog, release) -> None:
+def _release_once_seen(caplog, release, stop: threading.Event) -> None:
     """Release a held job once a wait has logged a look at it unfinished (the waiters log each
-    such look at INFO); after two minutes release it anyway, and the test's own checks fail."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    such look at INFO), or when the test ends without one."""
+    while not stop.wait(0.05):
         if any("SUBMITTED" in record.getMessage() for record in list(caplog.records)):
             break
-        time.sleep(0.05)
     release()
 
 
@@ -43,6 +40,7 @@ def _release_once_seen(caplog, release) -> None:
 def ended_job(mc, s3, make_bucket, ffmpeg_bin, tmp_path, caplog):
     """A job that will end (or has ended) in the given state, and the bucket it reads from."""
     caplog.set_level("INFO")
+    releasers: list[tuple[threading.Event, threading.Thread]] = []
 
     def make(ending: str) -> tuple[str, str]:
         bucket = make_bucket("mcw")
@@ -51,7 +49,9 @@ def ended_job(mc, s3, make_bucket, ffmpeg_bin, tmp_path, caplog):
             queue, release = paused_queue(mc)
             job_id = submit(mc, s3, bucket, "in/ok.mp4", video, f"s3://{bucket}/out/", queue=queue)
             # held in its paused queue until the waiter has seen it unfinished, so it has to look again
-            threading.Thread(target=_release_once_seen, args=(caplog, release), daemon=True).start()
+            stop = threading.Event()
+            releasers.append((stop, threading.Thread(target=_release_once_seen, args=(caplog, release, stop))))
+            releasers[-1][1].start()
             return job_id, bucket
         if ending == "ERROR":
             corrupt = tmp_path / "corrupt.mp4"
@@ -63,7 +63,10 @@ def ended_job(mc, s3, make_bucket, ffmpeg_bin, tmp_path, caplog):
         mc.cancel_job(Id=job_id)
         return job_id, bucket
 
-    return make
+    yield make
+    for stop, thread in releasers:  # while this test's log is still there to read
+        stop.set()
+        thread.join()
 
 
 def _hook() -> MediaConvertHook:
