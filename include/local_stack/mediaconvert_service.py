@@ -145,8 +145,6 @@ class State:
     def _run(self, job_id: str) -> None:
         job = self.jobs[job_id]
         cancel = self.cancel_events[job_id]
-        if cancel.is_set():
-            return
 
         def progress(percent: int, phase: str) -> None:
             with self.lock:

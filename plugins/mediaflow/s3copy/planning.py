@@ -96,21 +96,24 @@ def spare_core(folder: Path | None = None, slots: int | None = None) -> Iterator
     if fds is None:  # a folder this user cannot write: without a count, a second core will do
         yield _cores() > 1
         return
-    held = None
+    held = next((fd for fd in fds if _lock_now(fd)), None)
     for fd in fds:
-        if held is None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                held = fd
-                continue
-            except BlockingIOError:
-                pass
-        os.close(fd)
+        if fd != held:
+            os.close(fd)
     try:
         yield held is not None
     finally:
         if held is not None:
             os.close(held)  # closing the only descriptor releases the lock
+
+
+def _lock_now(fd: int) -> bool:
+    """Take the exclusive lock on `fd` if no other process holds it; never wait."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _slot_files(folder: Path, slots: int) -> list[int] | None:
