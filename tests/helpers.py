@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: PYTHONPATH for a child Python process that imports mediaflow (plugins/) and the repository's packages
+PACKAGE_PATH = os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

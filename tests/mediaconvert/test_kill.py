@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 
-from tests.helpers import ROOT, make_video
+from tests.helpers import PACKAGE_PATH, ROOT, make_video
 from tests.mediaconvert.local_jobs import wait_for_status
 
 KILL_DAGS = ROOT / "tests" / "mediaconvert" / "kill_dags"
@@ -29,7 +29,7 @@ def _airflow_env(home) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CORE__DAGS_FOLDER": str(KILL_DAGS),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        "PYTHONPATH": PACKAGE_PATH,
     }
 
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import ROOT, run_dag
+from tests.helpers import PACKAGE_PATH, ROOT, run_dag
 
 PROBE = """
 from tests.helpers import load_dag
@@ -19,7 +19,7 @@ def _parsed_cap(env_value: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "MEDIAFLOW_MAX_PARALLEL_PAYLOADS"}
     if env_value is not None:
         env["MEDIAFLOW_MAX_PARALLEL_PAYLOADS"] = env_value
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])
+    env["PYTHONPATH"] = PACKAGE_PATH
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     return out.stdout.strip().splitlines()[-1]
 
